@@ -1,0 +1,143 @@
+"""The ``lpft`` command line."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import fields
+
+from . import __version__
+from .experiment import INITS, MODELS, Config, simulate
+from .io import write_json_atomic
+
+HELP = {
+    "scenario": "synthetic scenario: concept (Chen et al. Assumption 4.1), overlap (partial feature overlap), "
+                "combined (covariate+concept, Theorem 4.5), covariate, label (Dirichlet label shift), longtail",
+    "d": "input dimension d",
+    "m": "number of shared features m (k = m + clients)",
+    "clients": "number of clients C",
+    "lam": "heterogeneity lambda >= 0 (private head entry)",
+    "eps": "input noise level epsilon of x_i = e_i + eps z (combined, covariate)",
+    "shift": "length of the client shifts e_i (combined, covariate)",
+    "geometry": "shift geometry: private|shared|orthogonal|random",
+    "overlap": "overlap omega in [0, 1] of the private features (overlap scenario)",
+    "alpha": "Dirichlet concentration of the class proportions (label)",
+    "n_classes": "number of classes (label, longtail)",
+    "noise": "label noise standard deviation",
+    "n": "training points per client; 0 = exact population moments",
+    "n_eval": "Monte Carlo evaluation points per client (ReLU, classification, Delta_c)",
+    "model": f"model: {'|'.join(MODELS)}",
+    "width": "hidden width; 0 = k = m + clients",
+    "depth": "hidden layers of the deep linear model",
+    "init": f"global model: {'|'.join(INITS)} (ideal = B*, [V_com; 0]; fedavg = trained by FedAvg)",
+    "rounds": "FedAvg rounds",
+    "local_steps": "FedAvg local steps per round",
+    "fed_eta": "FedAvg learning rate",
+    "eta": "fine-tuning learning rate eta > 0",
+    "steps": "fine-tuning GD steps",
+    "lp_mode": "linear-probing reading: exact|steps|partial",
+    "lp_eta": "learning rate of LP in mode 'steps'",
+    "lp_steps": "steps of LP in mode 'steps'",
+    "lp_alpha": "fraction alpha in [0, 1] of the way to the exact probe (mode 'partial')",
+    "mu": "proximal strength mu >= 0",
+    "sparsity": "fraction of parameter updates masked by SNIP, in [0, 1)",
+    "soup_size": "number of fine-tuned ingredients in a soup",
+    "strategies": "comma-separated strategies (see `lpft strategies`)",
+    "half": "use the 1/2 E[(f - y)^2] loss convention (default: no 1/2)",
+    "seed": "random seed (same seed, bit-identical output)",
+}
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    defaults = Config()
+    for f in fields(Config):
+        if f.name == "extras":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            p.add_argument(flag, action="store_true", help=HELP[f.name])
+        elif isinstance(default, tuple):
+            p.add_argument(flag, default=",".join(default), help=f"{HELP[f.name]} (default: %(default)s)")
+        else:
+            p.add_argument(flag, type=type(default), default=default, help=f"{HELP[f.name]} (default: %(default)s)")
+
+
+def _config_from_args(args) -> Config:
+    kw = {f.name: getattr(args, f.name) for f in fields(Config) if f.name != "extras"}
+    kw["strategies"] = tuple(s.strip().lower() for s in kw["strategies"].split(",") if s.strip())
+    return Config(**kw)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def cmd_simulate(args) -> int:
+    cfg = _config_from_args(args)
+    out = simulate(cfg)
+    rows = [{"strategy": name, **vals} for name, vals in out["results"].items()]
+    cols = ["strategy", "local", "global", "global_mixture", "c_std", "worst", "frac_hurt", "dist_F", "delta_c"]
+    if any("acc_local" in r for r in rows):
+        cols += ["acc_local", "acc_global"]
+    gt = out["ground_truth"]
+    print(f"scenario={gt['scenario']}  clients={gt['n_clients']}  d={gt['d']}  " +
+          (f"|V_com|^2={gt['V_com_norm_sq']:.4g}  " if "V_com_norm_sq" in gt else "") +
+          f"loss: {out['loss_convention']}  ({'population' if cfg.n == 0 else f'n={cfg.n} per client'})")
+    print(f"global model: local loss {out['global_model_local_loss']:.4g}, global loss {out['global_model_global_loss']:.4g}")
+    print("losses (lower is better); global = mean over the other clients; dist_F = ||B - B_G||_F; "
+          "delta_c = Chen et al.'s feature distortion")
+    print(format_table(rows, cols))
+    if args.json:
+        write_json_atomic(args.json, out, overwrite=args.force)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_strategies(args) -> int:
+    from .strategies import registry
+
+    for name, text in registry.describe().items():
+        print(f"{name:10s} {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lpft", description="Feature distortion in personalized fine-tuning: "
+                                "simulate, check the papers' claims, regenerate the figures.")
+    p.add_argument("--version", action="version", version=f"lpft-theory {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("simulate", help="one experiment: a scenario, a global model, strategies -> metrics table")
+    _add_config_options(s)
+    s.add_argument("--json", metavar="PATH", help="also write the full result (config, ground truth, convention) as JSON")
+    s.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    s.set_defaults(func=cmd_simulate)
+    st = sub.add_parser("strategies", help="list the personalized fine-tuning strategies")
+    st.set_defaults(func=cmd_strategies)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileExistsError) as exc:
+        print(f"lpft {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except FloatingPointError as exc:
+        print(f"lpft {args.command}: diverged: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The two forms a client's data takes: population second moments, or finite samples.
+
+For every model that is linear in ``x`` the squared loss depends on the data only through
+``Σ = E[x xᵀ]``, ``C = E[x yᵀ]`` and ``s = E[‖y‖²]``:
+
+    L(β) = E‖βᵀx − y‖² = tr(βᵀ Σ β) − 2 tr(βᵀ C) + s,
+
+so the population loss is exact (no sampling) and the empirical loss is the same formula with the
+sample moments ``Σ̂ = XᵀX/n``, ``Ĉ = XᵀY/n``, ``ŝ = ‖Y‖²_F/n``. Every array may carry leading batch
+axes (clients, configurations); they broadcast as in numpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as V
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Second moments ``Sigma (..., d, d)``, ``C (..., d, p)``, ``s (...)`` of one or many distributions."""
+
+    Sigma: np.ndarray
+    C: np.ndarray
+    s: np.ndarray
+
+    def __post_init__(self):
+        Sigma = V.finite_array("Sigma", self.Sigma, min_ndim=2)
+        C = V.finite_array("C", self.C, min_ndim=2)
+        s = V.finite_array("s", self.s)
+        if Sigma.shape[-1] != Sigma.shape[-2]:
+            raise ValueError(f"Sigma must be square in its last two axes, got shape {Sigma.shape}")
+        if C.shape[-2] != Sigma.shape[-1]:
+            raise ValueError(f"C must have shape (..., d={Sigma.shape[-1]}, p), got {C.shape}")
+        object.__setattr__(self, "Sigma", Sigma)
+        object.__setattr__(self, "C", C)
+        object.__setattr__(self, "s", s)
+
+    @property
+    def d(self) -> int:
+        return self.Sigma.shape[-1]
+
+    @property
+    def p(self) -> int:
+        return self.C.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return np.broadcast_shapes(self.Sigma.shape[:-2], self.C.shape[:-2], self.s.shape)
+
+    def __getitem__(self, idx) -> "Moments":
+        """Index the leading batch axes (e.g. one client)."""
+        bs = self.batch_shape
+        return Moments(
+            np.broadcast_to(self.Sigma, bs + self.Sigma.shape[-2:])[idx],
+            np.broadcast_to(self.C, bs + self.C.shape[-2:])[idx],
+            np.broadcast_to(self.s, bs)[idx],
+        )
+
+    def mean(self, axis: int = 0, weights=None) -> "Moments":
+        """Moments of the mixture: a (weighted) average over one batch axis.
+
+        The mixture ``(1/C) Σ_i D_i`` has exactly the averaged second moments.
+        """
+        bs = self.batch_shape
+        full = (np.broadcast_to(self.Sigma, bs + self.Sigma.shape[-2:]),
+                np.broadcast_to(self.C, bs + self.C.shape[-2:]),
+                np.broadcast_to(self.s, bs))
+        if weights is None:
+            return Moments(*(a.mean(axis=axis) for a in full))
+        w = np.asarray(weights, dtype=np.float64)
+        w = w / w.sum()
+        return Moments(*(np.tensordot(w, np.moveaxis(a, axis, 0), axes=1) for a in full))
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Finite data ``X (..., n, d)`` with targets ``Y (..., n, p)`` (regression) or labels ``(..., n)`` (int)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+
+    def __post_init__(self):
+        X = V.finite_array("X", self.X, min_ndim=2)
+        Y = np.asarray(self.Y)
+        if np.issubdtype(Y.dtype, np.integer):
+            if Y.shape != X.shape[:-1]:
+                raise ValueError(f"integer labels Y must have shape {X.shape[:-1]}, got {Y.shape}")
+            if Y.size and Y.min() < 0:
+                raise ValueError(f"labels Y must be >= 0, got minimum {Y.min()}")
+        else:
+            Y = V.finite_array("Y", Y)
+            if Y.ndim == X.ndim - 1:
+                Y = Y[..., None]
+            if Y.shape[:-1] != X.shape[:-1]:
+                raise ValueError(f"Y must have shape {X.shape[:-1]} + (p,), got {Y.shape}")
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "Y", Y)
+
+    @property
+    def is_classification(self) -> bool:
+        return np.issubdtype(self.Y.dtype, np.integer)
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[-2]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[-1]
+
+    def moments(self, n_classes: int | None = None) -> Moments:
+        """Sample second moments (labels are one-hot encoded, ``n_classes`` columns)."""
+        Y = self.targets(n_classes)
+        n = self.n
+        XT = np.swapaxes(self.X, -1, -2)
+        return Moments(XT @ self.X / n, XT @ Y / n, np.sum(Y * Y, axis=(-1, -2)) / n)
+
+    def targets(self, n_classes: int | None = None) -> np.ndarray:
+        """Real-valued targets: ``Y`` itself, or one-hot labels."""
+        if not self.is_classification:
+            return self.Y
+        k = int(self.Y.max()) + 1 if n_classes is None else n_classes
+        return np.eye(k)[self.Y]
+
+    def __getitem__(self, idx) -> "Samples":
+        return Samples(self.X[idx], self.Y[idx])

@@ -1,0 +1,200 @@
+"""Training dynamics: gradient descent driven by gradient transformations, and gradient flow.
+
+A *transform* (optax style) is a pair of pure functions
+
+    init(params_0)                                -> state
+    update(grads, state, params, loss_value, t)   -> (step, state)
+
+and one GD step is ``θ_{t+1} = θ_t − step``. Plain GD with per-block learning rates and freeze
+masks is :func:`sgd`; the PFT strategies (``lpft_theory.strategies``) are further transforms.
+Everything works on a leading batch axis of configurations: learning rates may be arrays over
+that axis, and a divergence in any configuration stops the run with a message naming it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from . import _validate as Vd
+from .models import DeepLinear, Params, batch_shape
+
+DIVERGENCE_THRESHOLD = 1e100
+
+
+class DivergenceError(FloatingPointError):
+    """Raised when the loss becomes non-finite (or astronomically large) during training."""
+
+
+@dataclass(frozen=True)
+class Transform:
+    init: Callable[[Params], Any]
+    update: Callable[..., tuple[Params, Any]]
+
+
+def _expand(value, ndim: int) -> np.ndarray:
+    """A per-configuration value of shape ``batch`` broadcast against arrays of rank ``ndim``."""
+    a = np.asarray(value, dtype=np.float64)
+    return a.reshape(a.shape + (1,) * (ndim - a.ndim))
+
+
+def per_block(name: str, value, n_blocks: int) -> tuple:
+    """A scalar/array for every block, or a tuple with one entry per block."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != n_blocks:
+            raise ValueError(f"{name} must have one entry per block ({n_blocks}), got {len(value)}")
+        return tuple(value)
+    return (value,) * n_blocks
+
+
+def check_eta(eta):
+    """Learning rates: a positive scalar, a positive array over configurations, or one per block."""
+    if isinstance(eta, (tuple, list)):
+        for i, lr in enumerate(eta):
+            Vd.positive_array(f"eta[{i}]", lr)
+    else:
+        Vd.positive_array("eta", eta)
+    return eta
+
+
+def sgd(eta, masks=None) -> Transform:
+    """Plain gradient descent: ``θ^{(b)} ← θ^{(b)} − η_b · M_b ⊙ ∇_b L``.
+
+    ``eta``: a positive scalar, an array over the configuration axis, or one such per block.
+    ``masks``: per block ``True`` (train), ``False`` (freeze) or a 0/1 array (sparse updates).
+    """
+    check_eta(eta)
+
+    def init(params):
+        n = len(params)
+        return {"eta": per_block("eta", eta, n), "masks": per_block("masks", True if masks is None else masks, n)}
+
+    def update(grads, state, params, loss_value, t):
+        step = []
+        for g, lr, m in zip(grads, state["eta"], state["masks"]):
+            if m is False:
+                step.append(np.zeros_like(g))
+                continue
+            s = _expand(lr, g.ndim) * g
+            step.append(s if m is True else s * m)
+        return tuple(step), state
+
+    return Transform(init, update)
+
+
+@dataclass
+class Trajectory:
+    """Result of a run: final params, the training loss at every step, optional snapshots."""
+
+    params: Params
+    losses: np.ndarray  # (steps + 1, *batch): loss before each step and after the last
+    snapshots: list | None = None  # params at every recorded step
+    times: np.ndarray | None = None
+
+
+def stable_step(arch, params: Params, data, half: bool = False) -> tuple[float, bool]:
+    """Largest stable GD step: exact ``2/λ_max(∇²L)`` for the linear model, else a Gauss–Newton estimate.
+
+    For ``f = βᵀx`` the Hessian is ``factor·Σ`` (factor 2, or 1 with ½), so GD is stable iff
+    ``η < 2/(factor·λ_max(Σ))``. For deep linear nets the Gauss–Newton curvature at ``θ`` is at most
+    ``factor·λ_max(Σ)·Σ_l Π_{j≠l} ‖W_j‖₂²``; its inverse is reported as an estimate. Returns
+    ``(value, exact)``; ``(nan, False)`` where no estimate is known (ReLU).
+    """
+    from .data import Samples
+
+    if not isinstance(arch, DeepLinear):
+        return float("nan"), False
+    mom = data.moments(arch.p) if isinstance(data, Samples) else data
+    lam = float(np.max(np.linalg.eigvalsh(mom.Sigma)))
+    factor = 1.0 if half else 2.0
+    norms = [np.max(np.linalg.norm(p, ord=2, axis=(-2, -1))) if p.ndim >= 2 else 0.0 for p in params]
+    if len(params) == 1:
+        return 2.0 / (factor * lam), True
+    curv = sum(np.prod([n ** 2 for j, n in enumerate(norms) if j != l]) for l in range(len(params)))
+    return 2.0 / (factor * lam * max(curv, 1e-300)), False
+
+
+def _raise_divergence(arch, params0, data, half, t, transform_state, losses):
+    bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGENCE_THRESHOLD)
+    where = np.argwhere(np.atleast_1d(bad))
+    eta = transform_state.get("eta") if isinstance(transform_state, dict) else None
+    eta_txt = "" if eta is None else f" with step size eta={eta[0] if len(set(map(repr, eta))) == 1 else eta}"
+    est, exact = stable_step(arch, params0, data, half)
+    hint = ("" if not np.isfinite(est) else
+            f"; the largest stable step is {est:.4g}" + ("" if exact else " (Gauss-Newton estimate at the start)"))
+    raise DivergenceError(
+        f"training diverged at step {t}{eta_txt}: loss became non-finite or exceeded {DIVERGENCE_THRESHOLD:g} "
+        f"in {int(bad.sum())} configuration(s) (first at batch index {tuple(int(i) for i in where[0]) if where.size else ()}){hint}"
+    )
+
+
+def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: str = "mse", half: bool = False,
+        record_params: bool = False) -> Trajectory:
+    """``steps`` iterations of ``θ ← θ − update(∇L(θ))``; losses recorded before each step and at the end."""
+    steps = Vd.integer("steps", steps, min_value=0)
+    params = arch.check_params(params)
+    params0 = params
+    state = transform.init(params)
+    losses, snaps = [], ([params] if record_params else None)
+    for t in range(steps + 1):
+        value, grads = arch.value_and_grad(params, data, loss, half)
+        losses.append(value)
+        if not np.all(np.isfinite(value)) or np.any(np.abs(value) > DIVERGENCE_THRESHOLD):
+            _raise_divergence(arch, params0, data, half, t, state, np.asarray(value))
+        if t == steps:
+            break
+        step, state = transform.update(grads, state, params, value, t)
+        params = tuple(p - s for p, s in zip(params, step))
+        if record_params:
+            snaps.append(params)
+    return Trajectory(params, np.asarray(losses), snaps)
+
+
+def gradient_descent(arch, params: Params, data, eta, steps: int, *, masks=None, loss: str = "mse",
+                     half: bool = False, record_params: bool = False) -> Trajectory:
+    """Plain GD (:func:`sgd`) for ``steps`` steps; see :func:`run`."""
+    return run(arch, params, data, sgd(eta, masks), steps, loss=loss, half=half, record_params=record_params)
+
+
+def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str = "mse", half: bool = False,
+                  rtol: float = 1e-10, atol: float = 1e-12, method: str = "DOP853") -> Trajectory:
+    """Integrate ``dθ/dt = −M ⊙ ∇L(θ)`` with ``scipy.integrate.solve_ivp``, returning params at ``t_eval``.
+
+    All configurations of the batch are integrated as one ODE system.
+    """
+    params = arch.check_params(params)
+    t_eval = Vd.finite_array("t_eval", t_eval, ndim=1)
+    if t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
+        raise ValueError(f"t_eval must be a non-empty increasing sequence of times >= 0, got {t_eval}")
+    ms = per_block("masks", True if masks is None else masks, len(params))
+    shapes = [p.shape for p in params]
+    sizes = [p.size for p in params]
+
+    def unflatten(z):
+        out, i = [], 0
+        for shp, n in zip(shapes, sizes):
+            out.append(z[i:i + n].reshape(shp))
+            i += n
+        return tuple(out)
+
+    def rhs(_t, z):
+        _, grads = arch.value_and_grad(unflatten(z), data, loss, half)
+        parts = []
+        for g, m in zip(grads, ms):
+            g = np.broadcast_to(g, g.shape)
+            parts.append((np.zeros_like(g) if m is False else (-g if m is True else -g * m)).ravel())
+        return np.concatenate(parts)
+
+    z0 = np.concatenate([p.ravel() for p in params])
+    sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), z0, t_eval=t_eval, rtol=rtol, atol=atol, method=method)
+    if not sol.success:
+        raise DivergenceError(f"gradient flow failed: {sol.message}")
+    snaps = [unflatten(sol.y[:, i]) for i in range(sol.y.shape[1])]
+    losses = np.stack([np.asarray(arch.loss(s, data, loss, half)) for s in snaps])
+    return Trajectory(snaps[-1], losses, snaps, times=t_eval)
+
+
+__all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "sgd", "run", "gradient_descent", "gradient_flow",
+           "stable_step", "per_block", "batch_shape"]

@@ -1,0 +1,74 @@
+"""Federated averaging, vectorised across clients, and how close it gets to the true representation.
+
+FedAvg round r: a subset ``S_r`` of ``⌈q·C⌉`` clients (participation fraction ``q``) each run ``τ`` local
+GD steps from the global model θ_r, and
+
+    θ_{r+1} = Σ_{i∈S_r} w_i θ_i^{(τ)} / Σ_{i∈S_r} w_i,
+
+with ``w_i`` the client's data size (uniform when all are equal). The local steps of all participating
+clients run as one batched GD call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import subspace_angles
+
+from . import _validate as V
+from .data import Moments, Samples
+from .dynamics import gradient_descent
+from .models import Params
+from .rng import as_generator
+
+
+@dataclass
+class FedAvgResult:
+    params: Params  # final global model (no client axis)
+    history: list  # global params after each round (round 0 = initialisation)
+    global_loss: np.ndarray  # loss on the mixture of all clients, per round
+
+
+def _n_clients(data) -> int:
+    if isinstance(data, Moments):
+        return data.batch_shape[0]
+    if isinstance(data, Samples):
+        return data.X.shape[0]
+    raise TypeError(f"client_data must be Moments or Samples with a leading client axis, got {type(data).__name__}")
+
+
+def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, eta: float, *,
+           participation: float = 1.0, weights=None, loss: str = "mse", half: bool = False, rng=None) -> FedAvgResult:
+    """Run FedAvg (see module docstring). ``client_data`` has a leading client axis."""
+    rounds = V.integer("rounds", rounds, min_value=0)
+    local_steps = V.integer("local_steps", local_steps, min_value=1)
+    eta = V.positive("eta", eta)
+    q = V.probability("participation", participation)
+    if q == 0:
+        raise ValueError("participation must be in (0, 1], got 0.0")
+    C = _n_clients(client_data)
+    w = np.ones(C) if weights is None else V.finite_array("weights", weights, ndim=1)
+    if w.shape[0] != C or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be {C} non-negative numbers with a positive sum, got {w}")
+    g = as_generator(rng)
+    params = arch.check_params(params0)
+    history = [params]
+    n_part = max(1, int(np.ceil(q * C)))
+    for _ in range(rounds):
+        idx = np.arange(C) if n_part == C else np.sort(g.choice(C, size=n_part, replace=False))
+        local = gradient_descent(arch, params, client_data[idx], eta, local_steps, loss=loss, half=half).params
+        wi = w[idx] / w[idx].sum()
+        params = tuple(np.tensordot(wi, np.broadcast_to(p, (len(idx),) + p.shape[-2:]), axes=1) for p in local)
+        history.append(params)
+    mixture = client_data.mean(0) if isinstance(client_data, Moments) else client_data
+    gl = np.array([np.mean(arch.loss(p, mixture, loss, half)) for p in history])
+    return FedAvgResult(params, history, gl)
+
+
+def principal_angles(B1: np.ndarray, B2: np.ndarray) -> np.ndarray:
+    """Principal angles (radians, descending) between ``rowspace(B1)`` and ``rowspace(B2)``."""
+    B1 = V.finite_array("B1", B1, ndim=2)
+    B2 = V.finite_array("B2", B2, ndim=2)
+    if B1.shape[1] != B2.shape[1]:
+        raise ValueError(f"B1 and B2 must have the same number of columns d, got {B1.shape} and {B2.shape}")
+    return subspace_angles(B1.T, B2.T)
