@@ -85,6 +85,9 @@ class Config:
                              f"got scenario={self.scenario!r}; use init='fedavg'")
         if self.init == "ideal" and self.model != "two-layer":
             raise ValueError(f"init='ideal' is the two-layer model's (B*, [V_com; 0]); got model={self.model!r}")
+        if self.n == 0 and (self.scenario in ("label", "longtail") or self.model == "relu"):
+            raise ValueError(f"n must be >= 1 for scenario={self.scenario!r} with model={self.model!r}: "
+                             "population moments exist only for the squared loss of linear models")
         return self
 
 
@@ -124,9 +127,6 @@ def simulate(cfg: Config, progress=None) -> dict:
     cls = scen.task == "classification"
     loss = "ce" if cls else "mse"
     needs_samples = cls or isinstance(arch, TwoLayerReLU)
-    if needs_samples and cfg.n == 0:
-        raise ValueError(f"n must be >= 1 for scenario={cfg.scenario!r} with model={cfg.model!r}: "
-                         "population moments exist only for the squared loss of linear models")
     train = scen.sample(cfg.n, g_data) if cfg.n else scen.population
     evals = scen.sample(cfg.n_eval, g_eval)
     eval_data = evals if needs_samples else scen.population
