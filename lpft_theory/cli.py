@@ -42,6 +42,14 @@ HELP = {
     "mu": "proximal strength mu >= 0",
     "sparsity": "fraction of parameter updates masked by SNIP, in [0, 1)",
     "soup_size": "number of fine-tuned ingredients in a soup",
+    "lss_verts": "LSS: vertices added after the first",
+    "lss_div": "LSS: diversity weight delta >= 0",
+    "lss_aff": "LSS: affinity weight a >= 0",
+    "purify_lam": "purification strength lambda >= 0 (FedPuReL; 1 = full projection)",
+    "residual_alpha": "residual personalization mixing alpha in [0, 1] (FedPuReL uses 0.99)",
+    "split": "split points s_k (client-owned body layers): 'cycle' (s_k = k mod (L+1)), one int, or one per client: 0,1,1,2",
+    "align_lam": "alignment weight lambda >= 0 of split FT (FlexP-SFL uses 0.25)",
+    "flood": "loss-flooding level b >= 0 applied to every strategy (0 = off)",
     "strategies": "comma-separated strategies (see `lpft strategies`)",
     "half": "use the 1/2 E[(f - y)^2] loss convention (default: no 1/2)",
     "seed": "random seed (same seed, bit-identical output)",
@@ -51,8 +59,6 @@ HELP = {
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     defaults = Config()
     for f in fields(Config):
-        if f.name == "extras":
-            continue
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if isinstance(default, bool):
@@ -64,7 +70,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args) -> Config:
-    kw = {f.name: getattr(args, f.name) for f in fields(Config) if f.name != "extras"}
+    kw = {f.name: getattr(args, f.name) for f in fields(Config)}
     kw["strategies"] = tuple(s.strip().lower() for s in kw["strategies"].split(",") if s.strip())
     return Config(**kw)
 

@@ -21,7 +21,7 @@ from scipy.integrate import solve_ivp
 from . import _validate as Vd
 from .models import DeepLinear, Params, batch_shape
 
-DIVERGENCE_THRESHOLD = 1e100
+DIVERGENCE_FACTOR = 1e8  # a loss 10^8 times its starting value (and >= 1) counts as divergence
 
 
 class DivergenceError(FloatingPointError):
@@ -34,7 +34,7 @@ class Transform:
     update: Callable[..., tuple[Params, Any]]
 
 
-def _expand(value, ndim: int) -> np.ndarray:
+def per_config(value, ndim: int) -> np.ndarray:
     """A per-configuration value of shape ``batch`` broadcast against arrays of rank ``ndim``."""
     a = np.asarray(value, dtype=np.float64)
     return a.reshape(a.shape + (1,) * (ndim - a.ndim))
@@ -77,7 +77,7 @@ def sgd(eta, masks=None) -> Transform:
             if m is False:
                 step.append(np.zeros_like(g))
                 continue
-            s = _expand(lr, g.ndim) * g
+            s = per_config(lr, g.ndim) * g
             step.append(s if m is True else s * m)
         return tuple(step), state
 
@@ -116,8 +116,8 @@ def stable_step(arch, params: Params, data, half: bool = False) -> tuple[float, 
     return 2.0 / (factor * lam * max(curv, 1e-300)), False
 
 
-def _raise_divergence(arch, params0, data, half, t, transform_state, losses):
-    bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGENCE_THRESHOLD)
+def _raise_divergence(arch, params0, data, half, t, transform_state, losses, limit):
+    bad = ~np.isfinite(losses) | (np.abs(losses) > limit)
     where = np.argwhere(np.atleast_1d(bad))
     eta = transform_state.get("eta") if isinstance(transform_state, dict) else None
     eta_txt = "" if eta is None else f" with step size eta={eta[0] if len(set(map(repr, eta))) == 1 else eta}"
@@ -125,7 +125,7 @@ def _raise_divergence(arch, params0, data, half, t, transform_state, losses):
     hint = ("" if not np.isfinite(est) else
             f"; the largest stable step is {est:.4g}" + ("" if exact else " (Gauss-Newton estimate at the start)"))
     raise DivergenceError(
-        f"training diverged at step {t}{eta_txt}: loss became non-finite or exceeded {DIVERGENCE_THRESHOLD:g} "
+        f"training diverged at step {t}{eta_txt}: loss became non-finite or grew {DIVERGENCE_FACTOR:g}-fold "
         f"in {int(bad.sum())} configuration(s) (first at batch index {tuple(int(i) for i in where[0]) if where.size else ()}){hint}"
     )
 
@@ -138,11 +138,14 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     params0 = params
     state = transform.init(params)
     losses, snaps = [], ([params] if record_params else None)
+    limit = None
     for t in range(steps + 1):
         value, grads = arch.value_and_grad(params, data, loss, half)
         losses.append(value)
-        if not np.all(np.isfinite(value)) or np.any(np.abs(value) > DIVERGENCE_THRESHOLD):
-            _raise_divergence(arch, params0, data, half, t, state, np.asarray(value))
+        if limit is None:  # divergence: non-finite, or DIVERGENCE_FACTOR times the starting loss (and >= 1)
+            limit = DIVERGENCE_FACTOR * np.maximum(np.abs(value), 1.0)
+        if not np.all(np.isfinite(value)) or np.any(np.abs(value) > limit):
+            _raise_divergence(arch, params0, data, half, t, state, np.asarray(value), limit)
         if t == steps:
             break
         step, state = transform.update(grads, state, params, value, t)

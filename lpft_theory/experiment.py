@@ -4,7 +4,7 @@ This is what ``lpft simulate`` runs; paper checks and figures call :func:`simula
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -57,10 +57,21 @@ class Config:
     mu: float = 1.0
     sparsity: float = 0.9
     soup_size: int = 3
+    lss_verts: int = 2
+    lss_div: float = 0.1
+    lss_aff: float = 0.1
+    purify_lam: float = 1.0
+    residual_alpha: float = 0.99
+    split: str = "cycle"
+    align_lam: float = 0.25
+    flood: float = 0.0
     strategies: tuple = ("ft", "lp", "lp-ft")
     half: bool = False
     seed: int = 0
-    extras: dict = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.scenario in ("label", "longtail") else "regression"
 
     def validate(self) -> "Config":
         V.choice("scenario", self.scenario, [s for s in synthetic.SCENARIOS if s != "kumar"])

@@ -54,15 +54,28 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean softmax cross-entropy ``−(1/n) Σ_j log softmax(f_j)_{y_j}`` and ``∂L/∂f = (softmax − onehot)/n``."""
+def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean softmax cross-entropy ``−(1/n) Σ_j Σ_c q_jc log softmax(f_j)_c`` and ``∂L/∂f = (softmax − q)/n``.
+
+    ``targets``: integer labels ``(…, n)`` (``q`` one-hot) or soft targets ``q`` ``(…, n, p)`` whose rows
+    are probability vectors (distillation toward a teacher's softmax).
+    """
     n, p = logits.shape[-2], logits.shape[-1]
-    if labels.size and labels.max() >= p:
-        raise ValueError(f"labels must be < number of outputs p={p}, got maximum {labels.max()}")
+    if np.issubdtype(np.asarray(targets).dtype, np.integer):
+        if targets.size and targets.max() >= p:
+            raise ValueError(f"labels must be < number of outputs p={p}, got maximum {targets.max()}")
+        q = np.eye(p)[targets]
+    else:
+        q = np.asarray(targets, dtype=np.float64)
+        if q.shape[-1] != p or np.any(q < 0) or not np.allclose(q.sum(axis=-1), 1.0):
+            raise ValueError(f"soft targets must be probability vectors of length p={p}")
     lsm = log_softmax(logits)
-    onehot = np.eye(p)[labels]
-    loss = -np.sum(lsm * onehot, axis=(-1, -2)) / n
-    return loss, (np.exp(lsm) - onehot) / n
+    loss = -np.sum(lsm * q, axis=(-1, -2)) / n
+    return loss, (np.exp(lsm) - q) / n
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    return np.exp(log_softmax(logits))
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -103,9 +103,7 @@ class _Architecture:
         Vd.choice("loss", loss, LOSSES)
         if isinstance(data, Samples):
             pred = self.predict(params, data.X)
-            if loss == "ce":
-                if not data.is_classification:
-                    raise ValueError("loss='ce' needs integer class labels in Samples.Y")
+            if loss == "ce":  # integer labels, or soft targets (rows of probabilities)
                 value, dF = cross_entropy(pred, data.Y)
             else:
                 value, dF = mse_on_samples(pred, data.targets(self.p), half)

@@ -36,8 +36,7 @@ def test_help_documents_every_option(capsys):
         build_parser().parse_args(["simulate", "--help"])
     text = capsys.readouterr().out
     for f in fields(Config):
-        if f.name != "extras":
-            assert "--" + f.name.replace("_", "-") in text
+        assert "--" + f.name.replace("_", "-") in text
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -73,5 +72,21 @@ def test_simulate_other_scenarios_and_models(argv, capsys):
 def test_strategies_lists_names(capsys):
     assert main(["strategies"]) == 0
     out = capsys.readouterr().out
-    for name in ("global", "local", "ft", "lp", "lp-ft"):
+    from lpft_theory.strategies import registry
+
+    assert len(registry.NAMES) == 12
+    for name in registry.NAMES:
         assert name in out
+
+
+@pytest.mark.parametrize("model,extra", [("two-layer", []), ("deep", ["--eta", "0.01"]), ("linear", []),
+                                         ("relu", ["--n", "40", "--n-eval", "200"])])
+def test_simulate_runs_every_strategy_on_every_model(model, extra, capsys):
+    from lpft_theory.strategies import registry
+
+    argv = ["simulate", "--model", model, "--init", "fedavg", "--rounds", "3", "--steps", "2", "--lp-mode", "steps",
+            "--strategies", ",".join(registry.NAMES), "--flood", "0.05"] + extra
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for label in ("FT+flood", "Proximal", "Sparse", "Soup", "LSS", "Purified", "Residual", "Split"):
+        assert label in out

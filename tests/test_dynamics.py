@@ -16,19 +16,23 @@ def _kumar_problem(seed, d=12, k=2, n=5):
     return sc, arch, (t["B_0"], t["v_0"][:, None])
 
 
-@given(seed=st.integers(0, 10_000), eta=st.floats(1e-3, 0.5))
+@given(seed=st.integers(0, 10_000), eta=st.floats(1e-3, 2.0))
 def test_lemma_a3_features_unchanged_on_S_perp_under_gd(seed, eta):
-    """B_t u = B_0 u for u ∈ S⊥, for every step size — including divergent ones, until overflow."""
+    """B_t u = B_0 u for u ∈ S⊥ at every step size — also divergent ones, as long as numbers are finite.
+
+    GD by hand (the engine's divergence guard would stop large steps early): ∇_B L = 2 v rᵀ X/n has
+    rows in S, so each step leaves B P_{S⊥} unchanged up to round-off relative to |B|.
+    """
     sc, arch, p0 = _kumar_problem(seed)
     S_perp = sc.truth["S_perp"]
-    try:
-        traj = gradient_descent(arch, p0, sc.train, eta, 50, record_params=True)
-        snaps = traj.snapshots
-    except DivergenceError:
-        snaps = [gradient_descent(arch, p0, sc.train, eta, 3).params]
-    for B, _ in snaps:
-        assert np.max(np.abs((B[0] if B.ndim == 3 else B) @ S_perp.T - p0[0] @ S_perp.T)) <= 1e-12 * max(
-            1.0, np.abs(B).max())
+    params = p0
+    for _ in range(50):
+        value, grads = arch.value_and_grad(params, sc.train)
+        if not np.isfinite(value) or value > 1e100:
+            break
+        params = tuple(p - eta * g[0] for p, g in zip(params, grads))
+        B = params[0]
+        assert np.max(np.abs(B @ S_perp.T - p0[0] @ S_perp.T)) <= 1e-12 * max(1.0, np.abs(B).max())
 
 
 def test_lemma_a3_under_gradient_flow_and_balancedness():

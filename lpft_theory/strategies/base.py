@@ -1,12 +1,13 @@
 """What a PFT strategy is: a named, pure ``fit`` from the global model and a client's data to
 personalized parameters, with its update rule as an equation.
 
-``fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False) -> Trajectory``
+``fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None) -> Trajectory``
 
 ``params_G`` is the global model (no client axis); ``data`` carries a leading client axis, so one call
 personalizes every client at once and the returned params have that client axis. Gradient-based
 strategies are GD runs of a :class:`lpft_theory.dynamics.Transform` (an optax-style pair
-``init``/``update``), so the torch path and the numpy engine share one definition of each update.
+``init``/``update``); ``wrap`` (a ``Transform → Transform`` function, e.g. loss flooding) is applied to
+every transform a strategy runs, so wrappers compose with any strategy.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..data import Moments
 from ..dynamics import Trajectory, Transform, run, sgd
 from ..models import Params
 
@@ -30,8 +32,6 @@ class Strategy:
 
 
 def n_clients(data) -> int:
-    from ..data import Moments
-
     return data.batch_shape[0] if isinstance(data, Moments) else data.X.shape[0]
 
 
@@ -40,12 +40,20 @@ def broadcast_clients(params: Params, C: int) -> Params:
     return tuple(np.array(np.broadcast_to(p, (C,) + p.shape[-2:])) if p.ndim == 2 else p for p in params)
 
 
-def gd_fit(transform_factory: Callable[[Params], Transform], steps: int):
-    """A ``fit`` that runs ``steps`` GD steps of the transform built from the global params."""
+def run_wrapped(arch, start, data, transform: Transform, steps: int, *, loss, half, record, wrap) -> Trajectory:
+    """:func:`lpft_theory.dynamics.run` with the strategy-level wrapper applied to the transform."""
+    t = transform if wrap is None else wrap(transform)
+    return run(arch, start, data, t, steps, loss=loss, half=half, record_params=record)
 
-    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False):
+
+def gd_fit(transform_factory: Callable[..., Transform], steps: int):
+    """A ``fit`` running ``steps`` GD steps of ``transform_factory(arch, start, data, loss, half)``
+    from the global model copied onto every client."""
+
+    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         start = broadcast_clients(arch.check_params(params_G), n_clients(data))
-        return run(arch, start, data, transform_factory(start), steps, loss=loss, half=half, record_params=record)
+        return run_wrapped(arch, start, data, transform_factory(arch, start, data, loss, half), steps,
+                           loss=loss, half=half, record=record, wrap=wrap)
 
     return fit
 
@@ -58,4 +66,10 @@ def then(first: Trajectory, second: Trajectory) -> Trajectory:
     return Trajectory(second.params, np.concatenate([first.losses, second.losses[1:]]), snaps)
 
 
-__all__ = ["Strategy", "gd_fit", "broadcast_clients", "n_clients", "then", "sgd", "Transform"]
+def head_only(n_blocks: int) -> tuple:
+    """Freeze mask that trains only the head (the last block)."""
+    return (False,) * (n_blocks - 1) + (True,)
+
+
+__all__ = ["Strategy", "gd_fit", "run_wrapped", "broadcast_clients", "n_clients", "then", "head_only", "sgd",
+           "Transform"]

@@ -5,22 +5,21 @@ import numpy as np
 
 from .. import _validate as Vd
 from ..data import Moments, Samples
-from ..dynamics import Trajectory, check_eta, run, sgd
+from ..dynamics import Trajectory, check_eta, sgd
 from ..models import DeepLinear
 from ..rng import as_generator
-from .base import Strategy, broadcast_clients, gd_fit, n_clients, then
+from .base import Strategy, broadcast_clients, gd_fit, head_only, n_clients, run_wrapped, then
 
 LP_MODES = ("exact", "steps", "partial")
-
-
-def _head_only(n_blocks: int):
-    return (False,) * (n_blocks - 1) + (True,)
+#: Relative cut-off for the pseudo-inverse in exact LP: feature directions whose curvature is below
+#: RCOND × the largest are treated as absent (minimum-norm head), not inverted into a huge head.
+RCOND = 1e-10
 
 
 def global_only() -> Strategy:
     """No personalization: ``θ_i = θ_G`` for every client."""
 
-    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False):
+    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         p = broadcast_clients(arch.check_params(params_G), n_clients(data))
         value = arch.loss(p, data, loss, half)
         return Trajectory(p, np.asarray(value)[None], [p] if record else None)
@@ -32,9 +31,9 @@ def local_only(eta: float, steps: int, scale: float = 1.0) -> Strategy:
     """Train from scratch on local data: ``θ_i^0 ~ N(0, scale²/fan_in)``, then ``θ ← θ − η ∇L_i(θ)``."""
     eta, steps = Vd.positive("eta", eta), Vd.integer("steps", steps, min_value=0)
 
-    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False):
+    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         start = arch.init(as_generator(rng), scale, batch=(n_clients(data),))
-        return run(arch, start, data, sgd(eta), steps, loss=loss, half=half, record_params=record)
+        return run_wrapped(arch, start, data, sgd(eta), steps, loss=loss, half=half, record=record, wrap=wrap)
 
     return Strategy("local", fit, "θ_i^0 random;  θ ← θ − η ∇L_i(θ)")
 
@@ -43,14 +42,15 @@ def ft(eta, steps: int) -> Strategy:
     """Full fine-tuning: ``θ^{t+1} = θ^t − η ∇_θ L_i(θ^t)``, ``θ^0 = θ_G`` (all blocks)."""
     steps = Vd.integer("steps", steps, min_value=0)
     check_eta(eta)
-    return Strategy("FT", gd_fit(lambda p0: sgd(eta), steps), "θ ← θ − η ∇_θ L_i(θ),  θ⁰ = θ_G")
+    return Strategy("FT", gd_fit(lambda *_: sgd(eta), steps), "θ ← θ − η ∇_θ L_i(θ),  θ⁰ = θ_G")
 
 
 def exact_head(arch, params, data, loss: str = "mse") -> np.ndarray:
     """The head minimising the squared loss with the body fixed.
 
     Linear bodies: ``V = (P Σ Pᵀ)⁺ P C`` with ``P = W_L⋯W_1`` (population or sample moments).
-    ReLU body: least squares ``V = Φ⁺ Y`` on the features ``Φ = relu(X Bᵀ)``.
+    ReLU body: least squares ``V = Φ⁺ Y`` on the features ``Φ = relu(X Bᵀ)``. Pseudo-inverses cut
+    relative singular values below :data:`RCOND` (``√RCOND`` for ``Φ``, whose squares are the curvature).
     """
     if loss != "mse":
         raise ValueError("exact LP exists for loss='mse' only; use lp(mode='steps') for cross-entropy")
@@ -58,12 +58,12 @@ def exact_head(arch, params, data, loss: str = "mse") -> np.ndarray:
         mom = data.moments(arch.p) if isinstance(data, Samples) else data
         P = arch._partials(params)[-1]
         if P is None:
-            return np.linalg.pinv(mom.Sigma) @ mom.C
+            return np.linalg.pinv(mom.Sigma, rcond=RCOND, hermitian=True) @ mom.C
         PT = np.swapaxes(P, -1, -2)
-        return np.linalg.pinv(P @ mom.Sigma @ PT, hermitian=True) @ (P @ mom.C)
+        return np.linalg.pinv(P @ mom.Sigma @ PT, rcond=RCOND, hermitian=True) @ (P @ mom.C)
     if not isinstance(data, Samples):
         raise ValueError(f"{type(arch).__name__} needs Samples for exact LP")
-    return np.linalg.pinv(arch.features(params, data.X)) @ data.targets(arch.p)
+    return np.linalg.pinv(arch.features(params, data.X), rcond=np.sqrt(RCOND)) @ data.targets(arch.p)
 
 
 def lp(mode: str = "exact", *, eta=None, steps: int = 0, alpha: float = 1.0) -> Strategy:
@@ -82,11 +82,11 @@ def lp(mode: str = "exact", *, eta=None, steps: int = 0, alpha: float = 1.0) -> 
         check_eta(eta)
     a = 1.0 if mode == "exact" else alpha
 
-    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False):
+    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         start = broadcast_clients(arch.check_params(params_G), n_clients(data))
         if mode == "steps":
-            return run(arch, start, data, sgd(eta, _head_only(len(start))), steps, loss=loss, half=half,
-                       record_params=record)
+            return run_wrapped(arch, start, data, sgd(eta, head_only(len(start))), steps, loss=loss, half=half,
+                               record=record, wrap=wrap)
         target = exact_head(arch, start, data, loss)
         head = start[-1] + a * (target - start[-1])
         params = start[:-1] + (head,)
@@ -105,11 +105,12 @@ def lp_ft(eta, steps: int, probe: Strategy | None = lp()) -> Strategy:
     """
     inner = ft(eta, steps)
 
-    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False):
+    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         if probe is None:
-            return inner.fit(arch, params_G, data, loss=loss, half=half, record=record)
-        first = probe.fit(arch, params_G, data, loss=loss, half=half, record=record)
-        second = run(arch, first.params, data, sgd(eta), steps, loss=loss, half=half, record_params=record)
+            return inner.fit(arch, params_G, data, loss=loss, half=half, record=record, wrap=wrap)
+        first = probe.fit(arch, params_G, data, loss=loss, half=half, record=record, wrap=wrap)
+        second = run_wrapped(arch, first.params, data, sgd(eta), steps, loss=loss, half=half, record=record,
+                             wrap=wrap)
         return then(first, second)
 
     name = "LP-FT" if probe is not None and probe.name == "LP[exact]" else f"LP-FT[{probe.name if probe else 'no LP'}]"

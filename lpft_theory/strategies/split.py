@@ -1,0 +1,116 @@
+"""FlexP-SFL-style split fine-tuning with alignment (Yuan et al. 2025), as a post-hoc PFT strategy.
+
+The body blocks ``θ^{(0)}, …, θ^{(L−1)}`` (all but the head) are split per client: client ``k`` owns
+the input-side blocks ``[0, s_k)`` and its head; blocks ``[s_k, L)`` are the server's single shared
+copy, which no client may personalize, so they stay at ``θ_G``. Client ``k`` minimises
+
+    L_k(θ) + λ · A_k(θ),   A_k = E‖h_{s_k}(θ; x) − h_{s_k}(θ_G; x)‖²   (regression, "mse")
+                           A_k = KL(softmax h_{s_k}(θ_G; x) ‖ softmax h_{s_k}(θ; x))   (classification, "kl")
+
+where ``h_s`` is the representation after ``s`` blocks — the shared server layers' representation at
+the same depth is ``h_s(θ_G)``. Hence ``s_k = L`` with ``λ = 0`` is FT and ``s_k = 0`` is LP by GD.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as Vd
+from ..data import Moments, Samples
+from ..dynamics import Transform, check_eta, sgd
+from ..losses import softmax
+from ..models import DeepLinear, TwoLayerReLU
+from .base import Strategy, broadcast_clients, n_clients, run_wrapped
+
+ALIGN = ("mse", "kl")
+
+
+def _sub_network(arch: DeepLinear, params, s: int):
+    """The first ``s`` blocks as a deep linear net whose "head" is ``W_sᵀ``: ``h_s = W_s⋯W_1 x``."""
+    sub = DeepLinear(arch.d, arch.widths[: s - 1], arch.widths[s - 1])
+    return sub, tuple(params[: s - 1]) + (np.swapaxes(params[s - 1], -1, -2),)
+
+
+def alignment_grads(arch, params, anchor, data, s: int, align: str = "mse", half: bool = False):
+    """Gradients of ``A`` (module docstring) w.r.t. the first ``s`` blocks (others zero)."""
+    zeros = [np.zeros(np.broadcast_shapes(p.shape, a.shape)) for p, a in zip(params, anchor)]
+    if s == 0:
+        return tuple(zeros)
+    if isinstance(arch, DeepLinear):
+        sub, sp = _sub_network(arch, params, s)
+        _, sa = _sub_network(arch, anchor, s)
+        if isinstance(data, Moments):
+            if align != "mse":
+                raise ValueError("align='kl' needs Samples; population Moments support align='mse'")
+            P = sub.predictor(sa)  # (d, h_s): the anchor's map x ↦ h_s
+            C = data.Sigma @ P
+            target = Moments(data.Sigma, C, np.sum(P * C, axis=(-1, -2)))
+            _, g = sub.value_and_grad(sp, target, "mse", half)
+        else:
+            h = sub.predict(sa, data.X)
+            target = Samples(data.X, softmax(h) if align == "kl" else h)
+            _, g = sub.value_and_grad(sp, target, "ce" if align == "kl" else "mse", half)
+        g = list(g[:-1]) + [np.swapaxes(g[-1], -1, -2)]
+        return tuple(g + zeros[s:])
+    if isinstance(arch, TwoLayerReLU):
+        if not isinstance(data, Samples) or align != "mse":
+            raise ValueError("split FT on the ReLU model supports Samples with align='mse'")
+        Z = data.X @ np.swapaxes(params[0], -1, -2)
+        R = np.maximum(Z, 0) - np.maximum(data.X @ np.swapaxes(anchor[0], -1, -2), 0)
+        factor = 1.0 if half else 2.0
+        gB = factor * np.swapaxes(R * (Z > 0), -1, -2) @ data.X / data.n
+        return (gB,) + tuple(zeros[1:])
+    raise TypeError(f"split FT does not know the architecture {type(arch).__name__}")
+
+
+def split_ft(eta, steps: int, splits, lam: float = 0.25, align: str = "mse") -> Strategy:
+    """Split fine-tuning with alignment (see module docstring).
+
+    ``splits``: one split point ``s`` for every client, a sequence with one ``s_k`` per client
+    (heterogeneous compute budgets), or ``"cycle"`` for ``s_k = k mod (L + 1)`` (every depth used);
+    each ``0 <= s_k <= L`` (number of body blocks).
+    """
+    check_eta(eta)
+    steps = Vd.integer("steps", steps, min_value=0)
+    lam = Vd.nonnegative("lam", lam)
+    Vd.choice("align", align, ALIGN)
+    cycle = isinstance(splits, str)
+    if cycle and splits != "cycle":
+        raise ValueError(f"splits must be an int, a sequence of ints or 'cycle', got {splits!r}")
+    splits_arr = np.zeros(1, dtype=int) if cycle else np.atleast_1d(np.asarray(splits))
+    if not np.issubdtype(splits_arr.dtype, np.integer) or splits_arr.ndim != 1:
+        raise TypeError(f"splits must be an int, a sequence of ints or 'cycle', got {splits!r}")
+
+    def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
+        C = n_clients(data)
+        L = len(params_G) - 1
+        if cycle:
+            s = np.arange(C) % (L + 1)
+        else:
+            s = np.broadcast_to(splits_arr, (C,)) if splits_arr.size in (1, C) else None
+        if s is None:
+            raise ValueError(f"splits must have one entry per client ({C}), got {splits_arr.size}")
+        if s.min() < 0 or s.max() > L:
+            raise ValueError(f"split points must be in [0, {L}] (body blocks of the model), got {s.tolist()}")
+        start = broadcast_clients(arch.check_params(params_G), C)
+        owned = tuple((b < s).astype(float).reshape(C, 1, 1) for b in range(L)) + (True,)
+        inner = sgd(eta, owned)
+
+        def update(grads, state, params, value, t):
+            if lam > 0:
+                total = [np.array(g) for g in grads]
+                for sv in np.unique(s):
+                    ga = alignment_grads(arch, params, start, data, int(sv), align, half)
+                    sel = (s == sv).astype(float).reshape(C, 1, 1)
+                    for b in range(L):
+                        total[b] = total[b] + lam * sel * ga[b]
+                grads = tuple(total)
+            return inner.update(grads, state, params, value, t)
+
+        return run_wrapped(arch, start, data, Transform(inner.init, update), steps, loss=loss, half=half,
+                           record=record, wrap=wrap)
+
+    label = "cycle" if cycle else (splits_arr.tolist() if splits_arr.size > 1 else int(splits_arr[0]))
+    return Strategy(f"Split[s={label},lam={lam:g}]", fit, "client layers [0, s_k) + head: L_k + λ·A_k; server layers frozen")
+
+
+__all__ = ["split_ft", "alignment_grads", "ALIGN"]
