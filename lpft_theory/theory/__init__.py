@@ -1,0 +1,1 @@
+"""Closed forms, bounds and symbolic derivations, one module per paper."""

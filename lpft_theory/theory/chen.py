@@ -1,0 +1,322 @@
+r"""Chen et al. 2025, Section 4: Lemma 4.3, Theorem 4.4 and Theorem 4.5, derived from the assumptions.
+
+Setting (Assumption 4.1): ``y_i = V_i*ᵀB*x``, ``B*`` orthonormal rows, ``V_i* = [V_com; λ e_i]``; model
+``f = VᵀBx``; global model ``(B_0, V_0) = (B*, [V_com; 0])``. Write ``b_i = B*ᵀ[0; e_i]`` (row ``m+i`` of
+``B*``), ``w_0 = B*ᵀV_0``, ``v = ‖V_com‖²``, ``P = B*ᵀB*``, ``Σ_i = E_i[xxᵀ]`` and ``c = 2`` for the loss
+``E(f − y)²`` (``c = 1`` with the ½), ``s = ηc``. The population loss of a predictor ``w = BᵀV`` on
+client j is ``(w − w_j*)ᵀΣ_j(w − w_j*)``.
+
+**One FT step on client i** (any ``Σ_i``). With ``r = w_0 − w_i* = −λb_i`` and ``g = Σ_i b_i``:
+``∇_B = −cλ V_0 gᵀ``, ``∇_V = −cλ B* g``, so
+
+    B_FT = B* + sλ V_0 gᵀ      (Lemma 4.3: row j is  b*_j + ηcλ (V_0)_j · g;  g = b_i when Σ_i = I)
+    V_FT = V_0 + sλ B* g
+    w_FT = w_0 + λ h,   h = s (P + vI) g + s² λ (w_0ᵀg) g.
+
+**Exact LP** fits ``V = V_i*`` (``w_i* ∈ rowspace(B*)`` and ``B*Σ_iB*ᵀ ≻ 0``), the local loss is 0, the
+gradient vanishes and LP-FT stays at ``w_i*`` for any number of FT steps.
+
+**Theorem 4.4 (concept shift, Σ = I).** ``h = s(1+v) b_i``; with ``a = s(1+v)``:
+FT: local ``λ²(a−1)²``, global (other clients) ``λ²(1 + a²)``; LP-FT (exact LP): local 0, global ``2λ²``.
+Hence LP-FT has the lower global loss **iff** ``a = ηc(1 + ‖V_com‖²) > 1`` (equality at ``a = 1``); for
+smaller steps FT is better. The same condition holds for the global loss on the mixture of all clients.
+With overlapping private features (``⟨u_i,u_j⟩ = ω``) the condition becomes ``(a − 1)(a − (2ω−1)) >= 0``.
+With one LP step (or a fraction α of the way) before the FT step, ``w = w_0 + A b_i`` with
+
+    A(α) = αλ + sρ(1 + v + α²λ²) + s²ρ²αλ,   ρ = (1 − α)λ,
+
+and LP-FT wins iff ``|A(α)| < |a|λ`` (``A(0) = aλ`` is FT, ``A(1) = λ`` exact LP).
+
+**Many FT steps (Σ = I).** All gradients live in ``span{V̂_0, e_i} ⊗ span{ŵ_0, b_i}``: writing
+``B = B* + Q_k M Q_dᵀ`` and ``V = Q_k z``, the dynamics are exactly GD on the 2×2 two-layer problem
+``‖Nᵀz − t‖²`` with ``N = I + M``, ``z_0 = (√v, 0)``, ``t = (√v, λ)``; the predictor is ``w = Q_d u``,
+``u = Nᵀz``, and client j's loss is ``‖u − (√v, 0)‖² − 2λω u_2 + λ²`` (:func:`reduced_concept_run`).
+
+**Theorem 4.5 (combined shift).** ``Σ_j = e_je_jᵀ + ε²I``. Client i's LP-FT/FT global-loss gap
+``D_i(λ) = [G_FT − G_LPFT]/λ²`` is a quadratic ``q_0 + q_1λ + q_2λ²`` with ``q_2 >= 0``
+(:func:`combined_gap_coeffs`). LP-FT wins at small λ iff ``q_0 > 0``; then ``λ*`` is the smallest
+positive root (∞ if none) and, when a second root ``λ**`` exists, FT wins exactly on ``(λ*, λ**)`` and
+LP-FT wins again beyond ``λ**`` (:func:`lambda_star`). If ``q_0 < 0`` no ``λ* > 0`` exists. For shifts
+along the private features (``e_i = σb_i``) the gap is λ-free: LP-FT wins iff ``ηc(σ² + ε²)(1 + v) >= 1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _validate as Vd
+
+GLOBAL_READINGS = ("others", "mixture")
+
+
+def _c(half: bool) -> float:
+    return 1.0 if half else 2.0
+
+
+# --------------------------------------------------------------------------- Lemma 4.3 and one FT step
+def one_step_ft(B_star, V0, Sigma_i, w_star_i, eta: float, half: bool = False):
+    """``(B_FT, V_FT, w_FT)`` after one GD step on client i's population loss (general ``Σ_i``)."""
+    c = _c(half)
+    w0 = B_star.T @ V0
+    G = c * Sigma_i @ (w0 - w_star_i)  # ∂L/∂w
+    B1 = B_star - eta * np.outer(V0, G)
+    V1 = V0 - eta * B_star @ G
+    return B1, V1, B1.T @ V1
+
+
+def lemma_4_3_rows(B_star, V0, i: int, m: int, lam: float, eta: float, half: bool = False) -> np.ndarray:
+    """Lemma 4.3 (Σ = I): row j of ``B_FT`` is ``b*_j + ηcλ (V_0)_j b*_{m+i}``."""
+    Vd.integer("i", i, min_value=0, max_value=B_star.shape[0] - m - 1)
+    return B_star + eta * _c(half) * lam * np.outer(V0, B_star[m + i])
+
+
+# --------------------------------------------------------------------------- Theorem 4.4, one step
+def ft_coefficient(v: float, eta: float, half: bool = False) -> float:
+    """``a = ηc(1 + ‖V_com‖²)``: one FT step moves the predictor by ``aλ`` along ``b_i`` (Σ = I)."""
+    return eta * _c(half) * (1.0 + v)
+
+
+def lp_ft_coefficient(v: float, lam: float, eta: float, alpha: float = 1.0, half: bool = False) -> float:
+    """``A(α)``: LP a fraction α of the way (α = ηc is one LP step), then one FT step; ``w = w_0 + A b_i``."""
+    s = eta * _c(half)
+    rho = (1.0 - alpha) * lam
+    return alpha * lam + s * rho * (1.0 + v + alpha ** 2 * lam ** 2) + s ** 2 * rho ** 2 * alpha * lam
+
+
+def concept_losses(shift_along_b: float, lam: float, n_clients: int, omega: float = 0.0,
+                   shared_error: float = 0.0, half: bool = False) -> dict:
+    """Losses of ``w = w_0 + shared_error·ŵ_0 + A b_i`` under concept shift (Σ = I), ``A = shift_along_b``.
+
+    local ``(A − λ)² + e²``, global over the others ``A² − 2λωA + λ² + e²``, mixture the average of all C
+    (times ½ with ``half``).
+    """
+    A, e2 = shift_along_b, shared_error ** 2
+    f = 0.5 if half else 1.0
+    local = f * ((A - lam) ** 2 + e2)
+    other = f * (A ** 2 - 2 * lam * omega * A + lam ** 2 + e2)
+    return {"local": local, "global": other, "global_mixture": (local + (n_clients - 1) * other) / n_clients}
+
+
+def theorem_4_4(v: float, lam: float, eta: float, n_clients: int, *, omega: float = 0.0, lp: str = "exact",
+                alpha: float | None = None, half: bool = False) -> dict:
+    """Closed-form global losses of FT and LP-FT after one FT step, and whether LP-FT is lower.
+
+    ``lp``: ``"exact"`` (α = 1), ``"step"`` (one LP GD step: α = ηc) or ``"partial"`` (give ``alpha``).
+    The condition for ``lp="exact"`` is ``(a − 1)(a − (2ω − 1)) > 0`` with ``a = ηc(1 + v)``.
+    """
+    Vd.choice("lp", lp, ("exact", "step", "partial"))
+    if lp == "partial" and alpha is None:
+        raise ValueError("lp='partial' needs alpha in [0, 1]")
+    al = 1.0 if lp == "exact" else (eta * _c(half) if lp == "step" else Vd.probability("alpha", alpha))
+    a = ft_coefficient(v, eta, half)
+    A = lp_ft_coefficient(v, lam, eta, al, half)
+    ft_l = concept_losses(a * lam, lam, n_clients, omega, half=half)
+    lpft_l = concept_losses(A, lam, n_clients, omega, half=half)
+    return {"a": a, "A": A, "alpha": al, "ft": ft_l, "lp_ft": lpft_l,
+            "lp_ft_better": lpft_l["global"] < ft_l["global"],
+            "condition_exact": (a - 1.0) * (a - (2 * omega - 1.0)) > 0}
+
+
+# --------------------------------------------------------------------------- many steps: 2x2 reduction
+@dataclass
+class ReducedRun:
+    u: np.ndarray  # (T+1, 2): predictor in (ŵ_0, b_i) coordinates
+    N: np.ndarray  # (T+1, 2, 2): body restricted to the active subspaces
+    z: np.ndarray  # (T+1, 2): head in (V̂_0, e_i) coordinates
+    lp_steps: int  # leading entries produced by the LP phase
+
+
+def reduced_concept_run(v: float, lam: float, eta: float, steps: int, *, lp_alpha: float | None = None,
+                        lp_steps: int = 0, half: bool = False) -> ReducedRun:
+    """Exact FT / LP-FT dynamics under concept shift via the 2×2 reduction (module docstring).
+
+    LP phase: ``lp_alpha`` (fraction of the way to the exact head, one jump) or ``lp_steps`` head-only GD
+    steps with the same η; then ``steps`` FT steps. Requires ``v > 0`` (a shared predictor to rotate).
+    """
+    v = Vd.positive("v", v)
+    c = _c(half)
+    t = np.array([np.sqrt(v), lam])
+    N = np.eye(2)
+    z = np.array([np.sqrt(v), 0.0])
+    Ns, zs = [N.copy()], [z.copy()]
+    if lp_alpha is not None:
+        # exact head with N = I is t itself
+        z = z + Vd.probability("lp_alpha", lp_alpha) * (t - z)
+        Ns.append(N.copy())
+        zs.append(z.copy())
+    for _ in range(Vd.integer("lp_steps", lp_steps, min_value=0)):
+        z = z - eta * c * N @ (N.T @ z - t)
+        Ns.append(N.copy())
+        zs.append(z.copy())
+    n_lp = len(zs) - 1
+    for _ in range(Vd.integer("steps", steps, min_value=0)):
+        r = N.T @ z - t
+        N, z = N - eta * c * np.outer(z, r), z - eta * c * N @ r
+        Ns.append(N.copy())
+        zs.append(z.copy())
+    N_arr, z_arr = np.array(Ns), np.array(zs)
+    return ReducedRun(np.einsum("tij,ti->tj", N_arr, z_arr), N_arr, z_arr, n_lp)
+
+
+def reduced_losses(run: ReducedRun, v: float, lam: float, n_clients: int, omega: float = 0.0,
+                   half: bool = False) -> dict:
+    """Local / global / mixture losses along a reduced run (arrays over steps)."""
+    u1, u2 = run.u[:, 0] - np.sqrt(v), run.u[:, 1]
+    return concept_losses(u2, lam, n_clients, omega, shared_error=u1, half=half)
+
+
+# --------------------------------------------------------------------------- Theorem 4.5
+def combined_one_step(B_star, V_com, shifts, eps: float, lam: float, eta: float, *, half: bool = False,
+                      reading: str = "others") -> dict:
+    """Closed-form one-step FT vs exact-LP LP-FT global losses for every client (combined shift).
+
+    Returns per-client arrays ``ft``, ``lp_ft`` (global losses), ``ft_local`` and the predictors ``h``.
+    """
+    Vd.choice("reading", reading, GLOBAL_READINGS)
+    k, d = B_star.shape
+    m = V_com.shape[0]
+    C = k - m
+    E = np.asarray(shifts, dtype=float)
+    Sig = np.einsum("ia,ib->iab", E, E) + eps ** 2 * np.eye(d)
+    b = B_star[m:]  # (C, d)
+    V0 = np.concatenate([V_com, np.zeros(C)])
+    w0 = B_star.T @ V0
+    P = B_star.T @ B_star
+    s = eta * _c(half)
+    v = float(V_com @ V_com)
+    g = np.einsum("iab,ib->ia", Sig, b)
+    h = s * (g @ P + v * g) + (s ** 2 * lam * (g @ w0))[:, None] * g  # (C, d); P symmetric
+
+    f = 0.5 if half else 1.0
+
+    def quad(u):  # u (C, C, d): u[i, j] − evaluated with Σ_j
+        return f * np.einsum("ija,jab,ijb->ij", u, Sig, u)
+
+    ft_pair = lam ** 2 * quad(h[:, None, :] - b[None, :, :])
+    lp_pair = lam ** 2 * quad(b[:, None, :] - b[None, :, :])
+    off = ~np.eye(C, dtype=bool)
+    if reading == "others":
+        ft_g = np.array([ft_pair[i, off[i]].mean() for i in range(C)])
+        lp_g = np.array([lp_pair[i, off[i]].mean() for i in range(C)])
+    else:
+        ft_g, lp_g = ft_pair.mean(axis=1), lp_pair.mean(axis=1)
+    return {"ft": ft_g, "lp_ft": lp_g, "ft_local": np.diag(ft_pair), "h": h, "w0": w0}
+
+
+def combined_gap_coeffs(B_star, V_com, shifts, eps: float, eta: float, *, half: bool = False,
+                        reading: str = "others") -> np.ndarray:
+    """``(q_0, q_1, q_2)`` of ``D(λ) = mean_i [G_FT,i − G_LPFT,i]/λ²`` (exact, from three evaluations).
+
+    ``D`` is exactly quadratic in λ (``h`` is affine in λ), so evaluating it at λ ∈ {1, 2, 3} and solving
+    the Vandermonde system recovers the coefficients up to round-off.
+    """
+    lams = np.array([1.0, 2.0, 3.0])
+    vals = []
+    for lam in lams:
+        r = combined_one_step(B_star, V_com, shifts, eps, lam, eta, half=half, reading=reading)
+        vals.append(np.mean(r["ft"] - r["lp_ft"]) / lam ** 2)
+    return np.linalg.solve(np.vander(lams, 3, increasing=True), np.array(vals))
+
+
+def lambda_star(q) -> dict:
+    """From ``D(λ) = q_0 + q_1λ + q_2λ²``: where LP-FT wins (D >= 0) as a function of λ > 0.
+
+    Returns ``lambda_star`` (LP-FT wins on ``(0, λ*]``; ∞ if always; 0 if it loses at small λ),
+    ``lambda_star2`` (LP-FT wins again on ``[λ**, ∞)``; ``None`` if not) and ``holds_small_lambda``.
+    """
+    q0, q1, q2 = (float(x) for x in q)
+    scale = max(abs(q0), abs(q1), abs(q2), 1e-300)
+    roots = np.roots([q2, q1, q0]) if abs(q2) > 1e-12 * scale else (np.array([-q0 / q1]) if abs(q1) > 1e-12 * scale else np.array([]))
+    pos = np.sort([r.real for r in np.atleast_1d(roots) if abs(r.imag) < 1e-9 * (1 + abs(r.real)) and r.real > 0])
+    holds = q0 > 0 or (q0 == 0 and (q1 > 0 or (q1 == 0 and q2 >= 0)))
+    if not holds:
+        return {"lambda_star": 0.0, "lambda_star2": (float(pos[-1]) if len(pos) else None), "holds_small_lambda": False}
+    if len(pos) == 0:
+        return {"lambda_star": float("inf"), "lambda_star2": None, "holds_small_lambda": True}
+    return {"lambda_star": float(pos[0]), "lambda_star2": (float(pos[1]) if len(pos) > 1 else None),
+            "holds_small_lambda": True}
+
+
+def private_geometry_threshold(v: float, shift: float, eps: float, eta: float, half: bool = False) -> float:
+    """Private shifts ``e_i = σ b_i``: LP-FT's global loss is <= FT's iff this ``a' = ηc(σ²+ε²)(1+v)`` >= 1."""
+    return eta * _c(half) * (shift ** 2 + eps ** 2) * (1.0 + v)
+
+
+# --------------------------------------------------------------------------- every reading, numerically
+LP_READINGS = ("exact", "step", "partial", "none")
+
+
+def pft_global_gap(B_star, V_com, shifts, eps: float, lam: float, eta: float, *, lp: str = "exact",
+                   alpha: float = 1.0, ft_steps: int = 1, half: bool = False, reading: str = "others") -> dict:
+    """FT vs LP-FT on the combined shift for any reading, by exact population GD arithmetic.
+
+    ``lp``: ``exact`` (V = V_i*), ``step`` (one head GD step, same η), ``partial`` (α of the way to
+    ``V_i*``). ``ft_steps`` full GD steps follow. Returns mean global losses (``reading``), mean local
+    losses, and ``gap = G_FT − G_LPFT`` (> 0: LP-FT better). Concept shift is ``shifts = 0, eps = 1``.
+    """
+    Vd.choice("lp", lp, LP_READINGS)
+    Vd.choice("reading", reading, GLOBAL_READINGS)
+    k, d = B_star.shape
+    m = V_com.shape[0]
+    C = k - m
+    E = np.asarray(shifts, dtype=float)
+    Sig = np.einsum("ia,ib->iab", E, E) + eps ** 2 * np.eye(d)
+    V0 = np.concatenate([V_com, np.zeros(C)])
+    Vstars = np.concatenate([np.broadcast_to(V_com, (C, m)), lam * np.eye(C)], axis=1)
+    wstars = Vstars @ B_star
+    c = _c(half)
+    f = 0.5 if half else 1.0
+
+    def run(B, V, i, steps):
+        for _ in range(steps):
+            G = c * Sig[i] @ (B.T @ V - wstars[i])
+            B, V = B - eta * np.outer(V, G), V - eta * B @ G
+        return B.T @ V
+
+    def losses(w, i):
+        r = w[None, :] - wstars
+        per = f * np.einsum("ja,jab,jb->j", r, Sig, r)
+        glob = np.delete(per, i).mean() if reading == "others" else per.mean()
+        return per[i], glob
+
+    out = {"ft_global": 0.0, "lp_ft_global": 0.0, "ft_local": 0.0, "lp_ft_local": 0.0}
+    for i in range(C):
+        w_ft = run(B_star, V0, i, ft_steps)
+        if lp == "exact":
+            V_lp = Vstars[i]
+        elif lp == "partial":
+            V_lp = V0 + Vd.probability("alpha", alpha) * (Vstars[i] - V0)
+        elif lp == "step":
+            V_lp = V0 - eta * B_star @ (c * Sig[i] @ (B_star.T @ V0 - wstars[i]))
+        else:
+            V_lp = V0
+        w_lpft = run(B_star, V_lp, i, ft_steps)
+        for key, w in (("ft", w_ft), ("lp_ft", w_lpft)):
+            loc, glob = losses(w, i)
+            out[f"{key}_local"] += loc / C
+            out[f"{key}_global"] += glob / C
+    out["gap"] = out["ft_global"] - out["lp_ft_global"]
+    return out
+
+
+def gap_crossings(B_star, V_com, shifts, eps: float, eta: float, lam_grid, **kw) -> dict:
+    """Where LP-FT wins along λ for any reading: the sign of ``gap(λ)`` on ``lam_grid``, sign changes
+    refined by Brent's method. ``lambda_star`` is the end of the first winning interval (0 if LP-FT
+    loses at the smallest λ; ∞ if it never stops winning on the grid)."""
+    from scipy.optimize import brentq
+
+    grid = Vd.finite_array("lam_grid", lam_grid, ndim=1)
+    if np.any(grid <= 0) or np.any(np.diff(grid) <= 0):
+        raise ValueError("lam_grid must be increasing and > 0")
+    gap = lambda lam: pft_global_gap(B_star, V_com, shifts, eps, lam, eta, **kw)["gap"] / lam ** 2  # noqa: E731
+    with np.errstate(over="ignore", invalid="ignore"):
+        vals = np.array([gap(x) for x in grid])
+    finite = np.isfinite(vals)
+    n_ok = int(np.argmin(finite)) if not finite.all() else len(grid)  # GD on the clients diverges beyond
+    cross = [brentq(gap, grid[j], grid[j + 1], xtol=1e-12) for j in range(n_ok - 1)
+             if np.sign(vals[j]) != np.sign(vals[j + 1]) and vals[j] != 0]
+    wins_small = bool(n_ok and vals[0] > 0)
+    lam_star = (cross[0] if cross else float("inf")) if wins_small else 0.0
+    return {"lambda_star": lam_star, "crossings": cross, "wins_at_small_lambda": wins_small, "gap": vals,
+            "diverges_from": float(grid[n_ok]) if n_ok < len(grid) else None}
