@@ -77,10 +77,15 @@ class Moments:
 
 @dataclass(frozen=True)
 class Samples:
-    """Finite data ``X (..., n, d)`` with targets ``Y (..., n, p)`` (regression) or labels ``(..., n)`` (int)."""
+    """Finite data ``X (..., n, d)`` with targets ``Y (..., n, p)`` (regression) or labels ``(..., n)`` (int).
+
+    ``weights (..., n)``, optional: non-negative point weights; every average over points becomes
+    ``Σ_j w_j ℓ_j / Σ_j w_j``. Zero weights pad ragged clients to a common ``n`` (:func:`stack_clients`).
+    """
 
     X: np.ndarray
     Y: np.ndarray
+    weights: np.ndarray | None = None
 
     def __post_init__(self):
         X = V.finite_array("X", self.X, min_ndim=2)
@@ -98,6 +103,17 @@ class Samples:
                 raise ValueError(f"Y must have shape {X.shape[:-1]} + (p,), got {Y.shape}")
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "Y", Y)
+        if self.weights is not None:
+            w = V.finite_array("weights", self.weights)
+            if w.shape != X.shape[:-1] or np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):
+                raise ValueError(f"weights must be >= 0 with shape {X.shape[:-1]} and a positive sum per set")
+            object.__setattr__(self, "weights", w)
+
+    def point_weights(self) -> np.ndarray:
+        """Normalised weights ``w_j/Σw`` (``1/n`` when unweighted), shape ``(..., n)``."""
+        if self.weights is None:
+            return np.full(self.X.shape[:-1], 1.0 / self.n)
+        return self.weights / self.weights.sum(axis=-1, keepdims=True)
 
     @property
     def is_classification(self) -> bool:
@@ -114,9 +130,9 @@ class Samples:
     def moments(self, n_classes: int | None = None) -> Moments:
         """Sample second moments (labels are one-hot encoded, ``n_classes`` columns)."""
         Y = self.targets(n_classes)
-        n = self.n
+        w = self.point_weights()[..., None]
         XT = np.swapaxes(self.X, -1, -2)
-        return Moments(XT @ self.X / n, XT @ Y / n, np.sum(Y * Y, axis=(-1, -2)) / n)
+        return Moments(XT @ (w * self.X), XT @ (w * Y), np.sum(w * Y * Y, axis=(-1, -2)))
 
     def targets(self, n_classes: int | None = None) -> np.ndarray:
         """Real-valued targets: ``Y`` itself, or one-hot labels."""
@@ -126,4 +142,18 @@ class Samples:
         return np.eye(k)[self.Y]
 
     def __getitem__(self, idx) -> "Samples":
-        return Samples(self.X[idx], self.Y[idx])
+        return Samples(self.X[idx], self.Y[idx], None if self.weights is None else self.weights[idx])
+
+
+def stack_clients(clients: list) -> Samples:
+    """Ragged per-client ``Samples`` as one batched ``Samples`` padded with zero-weight points."""
+    if not clients:
+        raise ValueError("stack_clients needs at least one client")
+    n = max(c.n for c in clients)
+    X = np.zeros((len(clients), n, clients[0].d))
+    Y = np.zeros((len(clients), n) + clients[0].Y.shape[1:], dtype=clients[0].Y.dtype)
+    W = np.zeros((len(clients), n))
+    for i, c in enumerate(clients):
+        X[i, : c.n], Y[i, : c.n] = c.X, c.Y
+        W[i, : c.n] = 1.0 if c.weights is None else c.weights
+    return Samples(X, Y, W)

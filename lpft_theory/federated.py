@@ -17,7 +17,7 @@ from scipy.linalg import subspace_angles
 
 from . import _validate as V
 from .data import Moments, Samples
-from .dynamics import gradient_descent
+from .dynamics import run, sgd
 from .models import Params
 from .rng import as_generator
 
@@ -38,8 +38,14 @@ def _n_clients(data) -> int:
 
 
 def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, eta: float, *,
-           participation: float = 1.0, weights=None, loss: str = "mse", half: bool = False, rng=None) -> FedAvgResult:
-    """Run FedAvg (see module docstring). ``client_data`` has a leading client axis."""
+           participation: float = 1.0, weights=None, loss: str = "mse", half: bool = False, rng=None,
+           masks=None, transform=None) -> FedAvgResult:
+    """Run FedAvg (see module docstring). ``client_data`` has a leading client axis.
+
+    ``masks``: per-block freeze masks of the local GD (e.g. train only the head). ``transform``: a
+    function ``(data_of_participants, params) → Transform`` replacing plain GD in local training (e.g.
+    FedPuReL's gradient purification).
+    """
     rounds = V.integer("rounds", rounds, min_value=0)
     local_steps = V.integer("local_steps", local_steps, min_value=1)
     eta = V.positive("eta", eta)
@@ -56,7 +62,9 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
     n_part = max(1, int(np.ceil(q * C)))
     for _ in range(rounds):
         idx = np.arange(C) if n_part == C else np.sort(g.choice(C, size=n_part, replace=False))
-        local = gradient_descent(arch, params, client_data[idx], eta, local_steps, loss=loss, half=half).params
+        part = client_data[idx]
+        t = sgd(eta, masks) if transform is None else transform(part, params)
+        local = run(arch, params, part, t, local_steps, loss=loss, half=half).params
         wi = w[idx] / w[idx].sum()
         params = tuple(np.tensordot(wi, np.broadcast_to(p, (len(idx),) + p.shape[-2:]), axes=1) for p in local)
         history.append(params)

@@ -41,12 +41,19 @@ def mse_grad_predictor(beta: np.ndarray, mom: Moments, half: bool = False) -> np
     return mse_factor(half) * (mom.Sigma @ beta - mom.C)
 
 
-def mse_on_samples(pred: np.ndarray, Y: np.ndarray, half: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Empirical squared loss ``(c/n) Σ_j ‖f_j − y_j‖²`` and its gradient ``∂L/∂f``."""
-    n = pred.shape[-2]
+def _weights(pred: np.ndarray, weights) -> np.ndarray:
+    """Normalised point weights ``(…, n, 1)``: ``1/n`` each, or the given ``w_j/Σw``."""
+    if weights is None:
+        return np.full(pred.shape[:-1] + (1,), 1.0 / pred.shape[-2])
+    return (weights / weights.sum(axis=-1, keepdims=True))[..., None]
+
+
+def mse_on_samples(pred: np.ndarray, Y: np.ndarray, half: bool = False, weights=None):
+    """Empirical squared loss ``c Σ_j ω_j ‖f_j − y_j‖²`` (``ω_j = 1/n`` or normalised weights) and ``∂L/∂f``."""
+    w = _weights(pred, weights)
     r = pred - Y
-    loss = (0.5 if half else 1.0) * np.sum(r * r, axis=(-1, -2)) / n
-    return loss, mse_factor(half) * r / n
+    loss = (0.5 if half else 1.0) * np.sum(w * r * r, axis=(-1, -2))
+    return loss, mse_factor(half) * w * r
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -54,13 +61,14 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
 
-def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean softmax cross-entropy ``−(1/n) Σ_j Σ_c q_jc log softmax(f_j)_c`` and ``∂L/∂f = (softmax − q)/n``.
+def cross_entropy(logits: np.ndarray, targets: np.ndarray, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean softmax cross-entropy ``−Σ_j ω_j Σ_c q_jc log softmax(f_j)_c`` and ``∂L/∂f = ω_j (softmax − q)``,
+    ``ω_j = 1/n`` or normalised point weights.
 
     ``targets``: integer labels ``(…, n)`` (``q`` one-hot) or soft targets ``q`` ``(…, n, p)`` whose rows
     are probability vectors (distillation toward a teacher's softmax).
     """
-    n, p = logits.shape[-2], logits.shape[-1]
+    p = logits.shape[-1]
     if np.issubdtype(np.asarray(targets).dtype, np.integer):
         if targets.size and targets.max() >= p:
             raise ValueError(f"labels must be < number of outputs p={p}, got maximum {targets.max()}")
@@ -69,15 +77,19 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, 
         q = np.asarray(targets, dtype=np.float64)
         if q.shape[-1] != p or np.any(q < 0) or not np.allclose(q.sum(axis=-1), 1.0):
             raise ValueError(f"soft targets must be probability vectors of length p={p}")
+    w = _weights(logits, weights)
     lsm = log_softmax(logits)
-    loss = -np.sum(lsm * q, axis=(-1, -2)) / n
-    return loss, (np.exp(lsm) - q) / n
+    loss = -np.sum(w * lsm * q, axis=(-1, -2))
+    return loss, w * (np.exp(lsm) - q)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))
 
 
-def accuracy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Fraction of ``argmax f_j == y_j`` over the sample axis."""
-    return np.mean(np.argmax(logits, axis=-1) == labels, axis=-1)
+def accuracy(logits: np.ndarray, labels: np.ndarray, weights=None) -> np.ndarray:
+    """(Weighted) fraction of ``argmax f_j == y_j`` over the sample axis."""
+    hit = (np.argmax(logits, axis=-1) == labels).astype(float)
+    if weights is None:
+        return hit.mean(axis=-1)
+    return np.sum(hit * weights, axis=-1) / np.sum(weights, axis=-1)

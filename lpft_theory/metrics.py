@@ -32,11 +32,12 @@ def cross_matrix(arch, params, data, metric: str = "loss", loss: str = "mse", ha
     if metric == "accuracy":
         if not (isinstance(data, Samples) and data.is_classification):
             raise ValueError("metric='accuracy' needs classification Samples")
-        return accuracy(arch.predict(P, data.X[None]), data.Y[None])
+        w = None if data.weights is None else data.weights[None]
+        return accuracy(arch.predict(P, data.X[None]), data.Y[None], w)
     if isinstance(data, Moments):
         D = Moments(data.Sigma[None], data.C[None], data.s[None])
     else:
-        D = Samples(data.X[None], data.Y[None])
+        D = Samples(data.X[None], data.Y[None], None if data.weights is None else data.weights[None])
     return np.asarray(arch.loss(P, D, loss, half))
 
 

@@ -104,9 +104,9 @@ class _Architecture:
         if isinstance(data, Samples):
             pred = self.predict(params, data.X)
             if loss == "ce":  # integer labels, or soft targets (rows of probabilities)
-                value, dF = cross_entropy(pred, data.Y)
+                value, dF = cross_entropy(pred, data.Y, data.weights)
             else:
-                value, dF = mse_on_samples(pred, data.targets(self.p), half)
+                value, dF = mse_on_samples(pred, data.targets(self.p), half, data.weights)
             return value, self._backprop(params, data.X, dF)
         if isinstance(data, Moments):
             if loss != "mse":

@@ -120,3 +120,25 @@ def test_population_moments_reject_relu_and_ce():
         two_layer_relu(3, 2).loss(two_layer_relu(3, 2).init(0), mom)
     with pytest.raises(ValueError, match="loss='mse' only"):
         linear(3).loss(linear(3).init(0), mom, loss="ce")
+
+
+@pytest.mark.parametrize("name", list(ARCHS))
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_zero_weight_padding_changes_nothing(name, loss):
+    """Ragged clients padded with zero-weight points give exactly the unpadded losses and gradients."""
+    from lpft_theory.data import stack_clients
+
+    rng = np.random.default_rng(4)
+    arch = ARCHS[name](5, 3)
+    clients = [_data(rng, 5, 3, n=n, cls=(loss == "ce")) for n in (7, 12, 4)]
+    stacked = stack_clients(clients)
+    params = arch.init(0)
+    v_all, g_all = arch.value_and_grad(params, stacked, loss)
+    for i, c in enumerate(clients):
+        v, g = arch.value_and_grad(params, c, loss)
+        assert v_all[i] == pytest.approx(v, rel=1e-12)
+        for a, b in zip(g_all, g):
+            np.testing.assert_allclose(a[i], b, rtol=1e-10, atol=1e-14)
+    if loss == "mse" and name != "relu":
+        for i, c in enumerate(clients):
+            np.testing.assert_allclose(stacked.moments()[i].Sigma, c.moments().Sigma, rtol=1e-12)

@@ -63,7 +63,8 @@ def exact_head(arch, params, data, loss: str = "mse") -> np.ndarray:
         return np.linalg.pinv(P @ mom.Sigma @ PT, rcond=RCOND, hermitian=True) @ (P @ mom.C)
     if not isinstance(data, Samples):
         raise ValueError(f"{type(arch).__name__} needs Samples for exact LP")
-    return np.linalg.pinv(arch.features(params, data.X), rcond=np.sqrt(RCOND)) @ data.targets(arch.p)
+    sw = np.sqrt(data.point_weights())[..., None]  # weighted least squares
+    return np.linalg.pinv(sw * arch.features(params, data.X), rcond=np.sqrt(RCOND)) @ (sw * data.targets(arch.p))
 
 
 def lp(mode: str = "exact", *, eta=None, steps: int = 0, alpha: float = 1.0) -> Strategy:

@@ -40,7 +40,7 @@ def teacher_data(arch, teacher, data, loss: str = "mse"):
         C = data.Sigma @ beta
         return Moments(data.Sigma, C, np.sum(beta * C, axis=(-1, -2)))
     out = arch.predict(teacher, data.X)
-    return Samples(data.X, softmax(out) if loss == "ce" else out)
+    return Samples(data.X, softmax(out) if loss == "ce" else out, data.weights)
 
 
 def purify(eta, arch, kd_data, lam: float = 1.0, *, loss: str = "mse", half: bool = False) -> Transform:

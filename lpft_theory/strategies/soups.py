@@ -37,10 +37,15 @@ def soup(eta, steps: int, size: int, *, sigma: float = 0.01, mode: str = "pertur
         else:
             if not isinstance(data, Samples):
                 raise ValueError("soup(mode='bootstrap') needs finite Samples, not population Moments")
-            idx = g.integers(0, data.n, size=(size, C, data.n))
+            pw = data.point_weights()  # resample each client's points in proportion to their weights
+            idx = np.stack([np.stack([g.choice(data.n, size=data.n, p=pw[i]) for i in range(C)]) for _ in range(size)])
             idx[0] = np.arange(data.n)
             rows = np.arange(C)[None, :, None]
-            batch_data = Samples(data.X[rows, idx], data.Y[rows, idx])
+            W = None if data.weights is None else np.broadcast_to((data.weights > 0).astype(float), idx.shape).copy()
+            if W is not None:
+                W[1:] = 1.0
+                W[0] = data.weights
+            batch_data = Samples(data.X[rows, idx], data.Y[rows, idx], W)
         traj = run_wrapped(arch, start, batch_data, sgd(eta), steps, loss=loss, half=half, record=record, wrap=wrap)
         mean = lambda ps: tuple(p.mean(axis=0) for p in ps)  # noqa: E731
         soup_params = mean(traj.params)

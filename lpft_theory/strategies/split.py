@@ -47,7 +47,7 @@ def alignment_grads(arch, params, anchor, data, s: int, align: str = "mse", half
             _, g = sub.value_and_grad(sp, target, "mse", half)
         else:
             h = sub.predict(sa, data.X)
-            target = Samples(data.X, softmax(h) if align == "kl" else h)
+            target = Samples(data.X, softmax(h) if align == "kl" else h, data.weights)
             _, g = sub.value_and_grad(sp, target, "ce" if align == "kl" else "mse", half)
         g = list(g[:-1]) + [np.swapaxes(g[-1], -1, -2)]
         return tuple(g + zeros[s:])
@@ -57,7 +57,7 @@ def alignment_grads(arch, params, anchor, data, s: int, align: str = "mse", half
         Z = data.X @ np.swapaxes(params[0], -1, -2)
         R = np.maximum(Z, 0) - np.maximum(data.X @ np.swapaxes(anchor[0], -1, -2), 0)
         factor = 1.0 if half else 2.0
-        gB = factor * np.swapaxes(R * (Z > 0), -1, -2) @ data.X / data.n
+        gB = factor * np.swapaxes(R * (Z > 0) * data.point_weights()[..., None], -1, -2) @ data.X
         return (gB,) + tuple(zeros[1:])
     raise TypeError(f"split FT does not know the architecture {type(arch).__name__}")
 

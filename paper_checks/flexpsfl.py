@@ -1,0 +1,40 @@
+"""FlexP-SFL (Yuan et al. 2025) — split fine-tuning with alignment: the linear analogue of each claim."""
+from __future__ import annotations
+
+from lpft_theory import studies
+from lpft_theory.stats import paired_difference
+
+from .verdict import Verdict
+
+SRC = "FlexP-SFL (Yuan et al. 2025)"
+
+
+def _col(rows, lam, split, key):
+    return [r[key] for r in sorted((r for r in rows if r["lam"] == lam and r["split"] == split), key=lambda r: r["seed"])]
+
+
+def alignment_global(ctx) -> Verdict:
+    rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
+    g = paired_difference(_col(rows, 0.0, "cycle", "global"), _col(rows, 0.25, "cycle", "global"))
+    loc = paired_difference(_col(rows, 0.25, "cycle", "local"), _col(rows, 0.0, "cycle", "local"))
+    ok = g["lo"] > 0
+    return Verdict("flexpsfl-alignment", "The alignment term (lambda = 0.25) makes personalized models better on "
+                   "global data than no alignment (lambda = 0)", SRC, "confirmed" if ok else "refuted",
+                   {"global_loss_gain_(lam0_minus_lam0.25)": g, "local_loss_cost_(lam0.25_minus_lam0)": loc,
+                    "splits": "heterogeneous: s_k = k mod (L + 1)"},
+                   counterexample={} if ok else {"study": "lpft_theory.studies.split_study"},
+                   notes="Deep linear net (3 hidden layers), combined shift, server layers frozen during PFT.")
+
+
+def deeper_split_more_personal(ctx) -> Verdict:
+    rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
+    d = paired_difference(_col(rows, 0.0, "1", "local"), _col(rows, 0.0, "3", "local"))
+    gl = paired_difference(_col(rows, 0.0, "3", "global"), _col(rows, 0.0, "1", "global"))
+    ok = d["lo"] > 0
+    return Verdict("flexpsfl-split-depth", "A larger client-side split s_k (more personal layers, more client compute) "
+                   "personalizes more", SRC, "confirmed" if ok else "refuted",
+                   {"local_loss_s1_minus_s3": d, "global_loss_s3_minus_s1": gl},
+                   counterexample={} if ok else {"study": "lpft_theory.studies.split_study"})
+
+
+CHECKS = [alignment_global, deeper_split_more_personal]
