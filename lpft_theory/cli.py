@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import fields
 
@@ -117,6 +118,64 @@ def cmd_strategies(args) -> int:
     return 0
 
 
+def _compact(evidence: dict, limit: int = 2) -> str:
+    parts = []
+    for k, v in list(evidence.items())[:limit]:
+        if isinstance(v, dict) and {"mean", "lo", "hi"} <= set(v):
+            v = f"{v['mean']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]"
+        elif isinstance(v, dict):
+            v = "{…}"
+        parts.append(f"{k}={_fmt(v) if isinstance(v, float) else v}")
+    text = "; ".join(parts)
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def cmd_check(args) -> int:
+    from paper_checks import run_checks
+
+    verdicts = run_checks(quick=args.quick, seed=args.seed, only=args.only)
+    rows = [{"claim": v.id, "source": v.source, "verdict": v.status,
+             "condition": (v.condition[:50] + "...") if len(v.condition) > 53 else (v.condition or "-"),
+             "key numbers": _compact(v.evidence)} for v in verdicts]
+    print(format_table(rows, ["claim", "source", "verdict", "condition", "key numbers"]))
+    if args.json:
+        write_json_atomic(args.json, {"quick": args.quick, "seed": args.seed, "verdicts": [v.to_dict() for v in verdicts]},
+                          overwrite=args.force)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    import figures
+    from tqdm import tqdm
+
+    if args.list:
+        for name in figures.NAMES:
+            print(f"{name:20s} {figures.module(name).TITLE}")
+        return 0
+    names = figures.NAMES if args.only is None else [figures.module(args.only).NAME]
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    existing = [f"{args.out}/{n}.{fmt}" for n in names for fmt in formats if os.path.exists(f"{args.out}/{n}.{fmt}")]
+    if existing and not args.force:
+        raise FileExistsError(f"{existing[0]} exists; pass --force to overwrite or choose another --out")
+    for name in tqdm(names, desc="lpft figures", unit="figure", file=sys.stderr):
+        figures.render(name, args.out, formats, quick=args.quick, seed=args.seed, overwrite=True)
+    print(f"wrote {len(names)} figure(s) to {args.out}/ ({', '.join(formats)}, with .json numbers and .config.json)")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from paper_checks.report import reproduce
+
+    res = reproduce(args.out, quick=args.quick, seed=args.seed, overwrite=args.force)
+    counts = {}
+    for v in res["verdicts"]:
+        counts[v.status] = counts.get(v.status, 0) + 1
+    print(f"wrote {args.out}/report.md, {args.out}/checks.json and {args.out}/figures/")
+    print("verdicts: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpft", description="Feature distortion in personalized fine-tuning: "
                                 "simulate, check the papers' claims, regenerate the figures.")
@@ -129,6 +188,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
     st = sub.add_parser("strategies", help="list the personalized fine-tuning strategies")
     st.set_defaults(func=cmd_strategies)
+
+    c = sub.add_parser("check", help="check every claim of the four papers; print claim, verdict, condition, numbers")
+    c.add_argument("--only", metavar="ID", help="only claims whose id starts with ID (e.g. chen-thm, kumar)")
+    c.add_argument("--json", metavar="PATH", help="also write the verdicts with all their evidence as JSON")
+    c.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (as CI runs it)")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    c.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    c.set_defaults(func=cmd_check)
+
+    f = sub.add_parser("figures", help="regenerate every theory figure with its numbers and configuration")
+    f.add_argument("--only", metavar="NAME", help="one figure (see --list)")
+    f.add_argument("--list", action="store_true", help="list the figures and exit")
+    f.add_argument("--out", default="lpft-output/figures", metavar="DIR", help="output folder (default: %(default)s)")
+    f.add_argument("--format", default="png", help="comma-separated formats from png,pdf,svg (default: %(default)s)")
+    f.add_argument("--quick", action="store_true", help="small sizes and fewer seeds")
+    f.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    f.add_argument("--force", action="store_true", help="overwrite existing figure files")
+    f.set_defaults(func=cmd_figures)
+
+    r = sub.add_parser("reproduce", help="the main job: every check and figure, then report.md and checks.json")
+    r.add_argument("--out", default="lpft-output", metavar="DIR", help="output folder (default: %(default)s)")
+    r.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (about a minute)")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    r.add_argument("--force", action="store_true", help="overwrite an existing report in --out")
+    r.set_defaults(func=cmd_reproduce)
     return p
 
 

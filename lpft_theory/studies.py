@@ -270,3 +270,10 @@ def fedavg_angles(quick: bool = True, seed: int = 0) -> dict:
         out[f"tau={tau}"] = {"largest": largest, "smallest": smallest, "to_w_G": to_wG}
     return {"config": {"scenario": "concept shift d=20, m=3, C=5, lambda=1", "rounds": rounds, "eta": 0.05,
                        "width": 8}, "rounds": list(range(rounds + 1)), "angles": out}
+
+
+def clear_cache() -> None:
+    """Forget every cached study (tests use it to recompute from scratch)."""
+    for fn in (overfitting_curves, distortion_scatter, flooding_study, variant_table, heterogeneity_sweep,
+               longtail_study, split_study, fedavg_angles):
+        fn.cache_clear()

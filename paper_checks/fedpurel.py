@@ -6,7 +6,7 @@ import numpy as np
 from lpft_theory import studies
 from lpft_theory.stats import mean_ci, paired_difference
 
-from .verdict import Verdict
+from .verdict import UNRESOLVED, Verdict, decide
 
 SRC = "FedPuReL (Hou et al. 2026)"
 
@@ -18,14 +18,15 @@ def _col(rows, model, key):
 def erosion(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, "FedAvg", "balanced"), _col(rows, "zero-shot", "balanced"))
-    ok = d["hi"] < 0
+    status = decide({"balanced": d}, expect_positive=False)
+    ok = status != "refuted"
     return Verdict("fedpurel-erosion", "Fine-tuning the global model on long-tailed data erodes the zero-shot model's "
-                   "class balance: global (balanced) accuracy falls below zero-shot", SRC,
-                   "confirmed" if ok else "refuted",
+                   "class balance: global (balanced) accuracy falls below zero-shot", SRC, status,
                    {"FedAvg_minus_zero_shot_balanced_acc": d,
                     "tail_acc": {m: mean_ci(_col(rows, m, "tail"))["mean"] for m in ("zero-shot", "FedAvg")}},
                    counterexample={} if ok else {"study": "lpft_theory.studies.longtail_study"},
-                   notes="Linear analogue: frozen features, prototype head without class frequencies, FedAvg on the head.")
+                   notes="Linear analogue: frozen features, prototype head without class frequencies, FedAvg on the head."
+                   + ("" if status != "not-testable-here" else " " + UNRESOLVED))
 
 
 def purification(ctx) -> Verdict:
@@ -75,13 +76,14 @@ def residual_tail(ctx) -> Verdict:
 
 def bias_passed_on(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
-    d = paired_difference(_col(rows, "FedAvg+FT", "tail"), _col(rows, "zero-shot", "tail"))
+    d = paired_difference(_col(rows, "zero-shot", "tail"), _col(rows, "FedAvg+FT", "tail"))
     h = paired_difference(_col(rows, "FedAvg+FT", "head"), _col(rows, "FedAvg+FT", "tail"))
-    ok = d["hi"] < 0 and h["lo"] > 0
+    status = decide({"tail_loss": d, "head_over_tail": h})
     return Verdict("fedpurel-bias-passed-on", "Usual personalization (FT from the fine-tuned global model) passes the "
-                   "head-class bias on", SRC, "confirmed" if ok else "refuted",
-                   {"FedAvg+FT_minus_zero_shot_tail_acc": d, "FedAvg+FT_head_minus_tail_acc": h},
-                   counterexample={} if ok else {"study": "lpft_theory.studies.longtail_study"})
+                   "head-class bias on", SRC, status,
+                   {"zero_shot_minus_FedAvg+FT_tail_acc": d, "FedAvg+FT_head_minus_tail_acc": h},
+                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.longtail_study"})
 
 
 CHECKS = [erosion, purification, residual_tail, bias_passed_on]

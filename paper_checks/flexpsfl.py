@@ -4,7 +4,7 @@ from __future__ import annotations
 from lpft_theory import studies
 from lpft_theory.stats import paired_difference
 
-from .verdict import Verdict
+from .verdict import UNRESOLVED, Verdict, decide
 
 SRC = "FlexP-SFL (Yuan et al. 2025)"
 
@@ -17,24 +17,26 @@ def alignment_global(ctx) -> Verdict:
     rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
     g = paired_difference(_col(rows, 0.0, "cycle", "global"), _col(rows, 0.25, "cycle", "global"))
     loc = paired_difference(_col(rows, 0.25, "cycle", "local"), _col(rows, 0.0, "cycle", "local"))
-    ok = g["lo"] > 0
+    status = decide({"global": g})
     return Verdict("flexpsfl-alignment", "The alignment term (lambda = 0.25) makes personalized models better on "
-                   "global data than no alignment (lambda = 0)", SRC, "confirmed" if ok else "refuted",
+                   "global data than no alignment (lambda = 0)", SRC, status,
                    {"global_loss_gain_(lam0_minus_lam0.25)": g, "local_loss_cost_(lam0.25_minus_lam0)": loc,
                     "splits": "heterogeneous: s_k = k mod (L + 1)"},
-                   counterexample={} if ok else {"study": "lpft_theory.studies.split_study"},
-                   notes="Deep linear net (3 hidden layers), combined shift, server layers frozen during PFT.")
+                   counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.split_study"},
+                   notes="Deep linear net (3 hidden layers), combined shift, server layers frozen during PFT."
+                   + ("" if status != "not-testable-here" else " " + UNRESOLVED))
 
 
 def deeper_split_more_personal(ctx) -> Verdict:
     rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, 0.0, "1", "local"), _col(rows, 0.0, "3", "local"))
     gl = paired_difference(_col(rows, 0.0, "3", "global"), _col(rows, 0.0, "1", "global"))
-    ok = d["lo"] > 0
+    status = decide({"local": d})
     return Verdict("flexpsfl-split-depth", "A larger client-side split s_k (more personal layers, more client compute) "
-                   "personalizes more", SRC, "confirmed" if ok else "refuted",
+                   "personalizes more", SRC, status,
                    {"local_loss_s1_minus_s3": d, "global_loss_s3_minus_s1": gl},
-                   counterexample={} if ok else {"study": "lpft_theory.studies.split_study"})
+                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.split_study"})
 
 
 CHECKS = [alignment_global, deeper_split_more_personal]

@@ -37,3 +37,23 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def decide(effects: dict, expect_positive: bool = True) -> str:
+    """Status from paired-difference intervals (``lpft_theory.stats.paired_difference``).
+
+    ``confirmed``: every interval lies on the expected side of 0. ``refuted``: some interval lies on the
+    wrong side. Otherwise the seeds do not resolve the effect: ``not-testable-here`` (rerun without
+    ``--quick`` for more seeds) — a check that cannot tell is not allowed to call it either way.
+    """
+    sign = 1.0 if expect_positive else -1.0
+    right = [sign * e["lo"] > 0 if sign > 0 else sign * e["hi"] > 0 for e in effects.values()]
+    wrong = [sign * e["hi"] < 0 if sign > 0 else sign * e["lo"] < 0 for e in effects.values()]
+    if all(right):
+        return "confirmed"
+    if any(wrong):
+        return "refuted"
+    return "not-testable-here"
+
+
+UNRESOLVED = "The confidence intervals include 0 at this number of seeds; rerun without --quick (more seeds)."

@@ -1,0 +1,117 @@
+"""``lpft reproduce``: every paper check and every figure, then ``report.md`` and ``checks.json``."""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+import figures
+from lpft_theory import __version__
+from lpft_theory.io import to_json, write_text_atomic
+from lpft_theory.theory import symbolic
+
+from . import MODULES, run_checks
+from .verdict import STATUSES
+
+TITLES = {"chen2025": "Chen et al. 2025 — A Closer Look at Personalized Fine-Tuning in Heterogeneous FL",
+          "kumar2022": "Kumar et al. 2022 — Fine-Tuning can Distort Pretrained Features",
+          "fedpurel": "FedPuReL (Hou et al. 2026) — long-tailed personalized FL",
+          "flexpsfl": "FlexP-SFL (Yuan et al. 2025) — flexible personalized split FL"}
+FIGURE_OF = {"chen-lemma-4.3": "lemma43", "chen-thm-4.4": "phase_diagram", "chen-thm-4.5": "lambda_star",
+             "chen-remark-4.6": "lambda_star", "chen-fig2-overfitting": "overfitting",
+             "chen-fig3a-correlation": "distortion_scatter", "chen-fig3a-lpft": "distortion_scatter",
+             "chen-fig3b-flooding": "flooding", "kumar-lemma-A.3": "kumar_toy", "kumar-thm-3.1-eps1": "kumar_bound",
+             "kumar-thm-3.1-eps2": "kumar_bound", "fedpurel-erosion": "longtail", "fedpurel-purification": "longtail",
+             "fedpurel-residual-tail": "longtail", "flexpsfl-alignment": "split", "flexpsfl-split-depth": "split"}
+
+
+def _num(x) -> str:
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, (int, float)):
+        return "inf" if isinstance(x, float) and math.isinf(x) else (f"{x:.4g}" if isinstance(x, float) else str(x))
+    return str(x)
+
+
+def _evidence(value, depth=0) -> list[str]:
+    """Evidence as indented bullet lines; confidence intervals as ``mean [lo, hi] (n = …)``."""
+    pad = "  " * depth
+    if isinstance(value, dict):
+        if {"mean", "lo", "hi"} <= set(value):
+            return [f"{_num(value['mean'])} [{_num(value['lo'])}, {_num(value['hi'])}] (95% CI, n = {value.get('n')})"]
+        lines = []
+        for k, v in value.items():
+            sub = _evidence(v, depth + 1)
+            if len(sub) == 1 and not sub[0].startswith("  "):
+                lines.append(f"{pad}- {k}: {sub[0]}")
+            else:
+                lines.append(f"{pad}- {k}:")
+                lines.extend(sub)
+        return lines
+    if isinstance(value, list):
+        return [", ".join(_num(v) if not isinstance(v, dict) else str(v) for v in value)]
+    return [_num(value)]
+
+
+def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
+    counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
+    out = [f"# lpft-theory report", "",
+           f"lpft-theory {__version__}; mode: {'quick (CI sizes)' if quick else 'full'}; seed {seed}. "
+           f"Loss convention: E[(f(x) - y)^2] (no 1/2) unless a check says otherwise.", "",
+           "Verdicts: " + ", ".join(f"**{n}** {s}" for s, n in counts.items()) + ".", "",
+           "| claim | source | verdict | condition |", "|---|---|---|---|"]
+    for v in verdicts:
+        out.append(f"| `{v.id}` {v.claim} | {v.source} | **{v.status}** | {v.condition or '—'} |")
+    for key, mod in MODULES.items():
+        vs = [v for v in verdicts if v.source == mod.SRC]
+        if not vs:
+            continue
+        out += ["", f"## {TITLES[key]}"]
+        for v in vs:
+            out += ["", f"### `{v.id}` — {v.status}", "", f"*Claim.* {v.claim}", ""]
+            if v.condition:
+                out += [f"*Condition.* `{v.condition}`", "", f"*In words.* {v.condition_words}", ""]
+            if v.counterexample:
+                out += ["*Counterexample (rerunnable).*", ""] + _evidence(v.counterexample) + [""]
+            out += ["*Evidence.*", ""] + _evidence(v.evidence)
+            if v.notes:
+                out += ["", f"*Notes.* {v.notes}"]
+            fig = FIGURE_OF.get(v.id)
+            if fig in figure_names:
+                out += ["", f"![{fig}](figures/{fig}.png)"]
+    out += ["", "## Derivations (sympy)", "",
+            "Lemma 4.3 and Theorems 4.4-4.5 were re-derived from Assumption 4.1 because the printed formulas are "
+            "lost; `lpft_theory/theory/symbolic.py` derives them and the tests compare them with the numeric "
+            "closed forms and with simulation. See `docs/theory.md` for the statements and proofs.", ""]
+    for d in (symbolic.lemma_4_3(), symbolic.theorem_4_4(), symbolic.theorem_4_5_private()):
+        keep = {k: e for k, e in d.expressions.items() if k in ("a", "gap_exact", "gap_in_a", "A_alpha", "gap", "gap_in_aprime")}
+        out += [f"**{d.name}**", "", "$$", type(d)(d.name, keep, d.condition).latex(), "$$", ""]
+    out += ["## Figures", ""]
+    for name in figure_names:
+        out += [f"### {name}", "", figures.module(name).TITLE, "", f"![{name}](figures/{name}.png)",
+                "", f"Numbers: `figures/{name}.json`; configuration: `figures/{name}.config.json`.", ""]
+    return "\n".join(out) + "\n"
+
+
+def reproduce(out_dir="lpft-output", quick: bool = False, seed: int = 0, overwrite: bool = False,
+              progress: bool = True) -> dict:
+    """Run everything; write ``report.md``, ``checks.json``, ``config.json`` and ``figures/`` under ``out_dir``."""
+    out = Path(out_dir)
+    if (out / "report.md").exists() and not overwrite:
+        raise FileExistsError(f"{out / 'report.md'} exists; pass --force to overwrite or choose another --out")
+    bar = tqdm(total=len(figures.NAMES) + sum(len(m.CHECKS) for m in MODULES.values()), desc="lpft reproduce",
+               unit="step", disable=None if progress else True, file=sys.stderr)  # None: off when not a TTY
+    verdicts = run_checks(quick, seed, progress=lambda v: (bar.set_postfix_str(v.id), bar.update()))
+    for name in figures.NAMES:
+        bar.set_postfix_str(f"figure {name}")
+        figures.render(name, out / "figures", ("png",), quick=quick, seed=seed, overwrite=True)
+        bar.update()
+    bar.close()
+    config = {"version": __version__, "quick": quick, "seed": seed, "figures": figures.NAMES,
+              "checks": [v.id for v in verdicts]}
+    write_text_atomic(out / "checks.json", to_json({"config": config, "verdicts": [v.to_dict() for v in verdicts]}), True)
+    write_text_atomic(out / "config.json", to_json(config), True)
+    write_text_atomic(out / "report.md", render_report(verdicts, quick, seed, figures.NAMES), True)
+    return {"out": str(out), "verdicts": verdicts}

@@ -1,0 +1,171 @@
+"""`lpft reproduce --quick` end to end, the paper checks' contract, and the figures' plotted numbers."""
+import json
+
+import numpy as np
+import pytest
+
+import figures
+from lpft_theory import studies
+from lpft_theory.cli import main
+from paper_checks import Context, all_checks, run_checks
+from paper_checks.report import reproduce
+from paper_checks.verdict import STATUSES, Verdict, decide
+
+EXPECTED_IDS = {
+    "chen-lemma-4.3", "chen-thm-4.4", "chen-thm-4.5", "chen-remark-4.6", "chen-fig2-overfitting",
+    "chen-fig3a-correlation", "chen-fig3a-lpft", "chen-fig3b-flooding", "chen-table2-best-global",
+    "chen-d3-heterogeneity", "chen-table2-average", "chen-table2-lpft-global", "kumar-lemma-A.3",
+    "kumar-balancedness", "kumar-thm-3.1-eps1", "kumar-thm-3.1-eps2", "kumar-thm-3.2", "kumar-prop-3.1",
+    "kumar-prop-3.2", "kumar-living17", "fedpurel-erosion", "fedpurel-purification", "fedpurel-residual-tail",
+    "fedpurel-bias-passed-on", "flexpsfl-alignment", "flexpsfl-split-depth"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    res = reproduce(out, quick=True, seed=0, progress=False)
+    return out, res
+
+
+def test_reproduce_writes_report_checks_and_every_figure(run):
+    out, res = run
+    report = (out / "report.md").read_text()
+    checks = json.loads((out / "checks.json").read_text())
+    assert {v["id"] for v in checks["verdicts"]} == EXPECTED_IDS
+    for v in checks["verdicts"]:
+        assert v["id"] in report and v["status"] in STATUSES and v["evidence"]
+    for name in figures.NAMES:
+        png = out / "figures" / f"{name}.png"
+        assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+        assert f"figures/{name}.png" in report
+        assert json.loads((out / "figures" / f"{name}.config.json").read_text())["figure"] == name
+        json.loads((out / "figures" / f"{name}.json").read_text())
+
+
+def test_rerun_with_same_seed_writes_identical_checks_json(run, tmp_path):
+    out, _ = run
+    studies.clear_cache()  # recompute everything from scratch
+    reproduce(tmp_path, quick=True, seed=0, progress=False)
+    assert (tmp_path / "checks.json").read_bytes() == (out / "checks.json").read_bytes()
+
+
+def test_reproduce_refuses_to_overwrite(run):
+    out, _ = run
+    with pytest.raises(FileExistsError, match="--force"):
+        reproduce(out, quick=True, progress=False)
+
+
+def test_every_verdict_honours_its_contract(run):
+    _, res = run
+    for v in res["verdicts"]:
+        if v.status == "refuted":
+            assert v.counterexample
+        if v.status == "confirmed-under-condition":
+            assert v.condition and v.condition_words
+        if v.status == "not-testable-here":
+            assert v.notes
+
+
+def test_table2_internal_consistency_numbers(run):
+    _, res = run
+    v = next(v for v in res["verdicts"] if v.id == "chen-table2-average")
+    assert v.status == "refuted"
+    assert v.evidence["rows_disagreeing_with_(L+G)/2"] == 35
+    assert v.evidence["rows_matching_(L+G+W)/3"] == 22 and v.evidence["rows_matching_neither"] == 14
+    assert {r["method"] for r in v.evidence["neither"] if r["method"] == "LSS"} == {"LSS"}
+    best = next(v for v in res["verdicts"] if v.id == "chen-table2-lpft-global")
+    assert best.status == "confirmed" and best.evidence["CheXpert"]["margin"] == pytest.approx(0.03)
+
+
+def test_theory_verdicts_are_the_derived_ones(run):
+    _, res = run
+    by = {v.id: v for v in res["verdicts"]}
+    assert by["chen-thm-4.4"].evidence["condition_predicts_winner"].split("/")[0] == \
+        by["chen-thm-4.4"].evidence["condition_predicts_winner"].split("/")[1]
+    assert by["chen-lemma-4.3"].evidence["max_relative_error_vs_simulation"] < 1e-9
+    assert by["kumar-lemma-A.3"].evidence["max_drift_on_S_perp"] < 1e-12
+
+
+def test_verdict_validation():
+    with pytest.raises(ValueError, match="status must be one of"):
+        Verdict("x", "c", "s", "maybe")
+    with pytest.raises(ValueError, match="counterexample"):
+        Verdict("x", "c", "s", "refuted")
+    with pytest.raises(ValueError, match="condition"):
+        Verdict("x", "c", "s", "confirmed-under-condition")
+    with pytest.raises(ValueError, match="notes"):
+        Verdict("x", "c", "s", "not-testable-here")
+
+
+def test_decide_needs_the_interval_to_clear_zero():
+    pos, neg, zero = {"lo": 0.1, "hi": 0.3}, {"lo": -0.3, "hi": -0.1}, {"lo": -0.1, "hi": 0.2}
+    assert decide({"a": pos}) == "confirmed" and decide({"a": neg}) == "refuted"
+    assert decide({"a": zero}) == "not-testable-here"
+    assert decide({"a": neg}, expect_positive=False) == "confirmed"
+    assert decide({"a": pos, "b": neg}) == "refuted"
+
+
+def test_check_cli_only_and_bad_only(capsys, tmp_path):
+    assert main(["check", "--quick", "--only", "kumar-thm-3.1", "--json", str(tmp_path / "c.json")]) == 0
+    out = capsys.readouterr().out
+    assert "kumar-thm-3.1-eps1" in out and "chen-thm" not in out
+    assert len(json.loads((tmp_path / "c.json").read_text())["verdicts"]) == 2
+    assert main(["check", "--quick", "--only", "nonsense"]) == 2
+    assert "matches no check id" in capsys.readouterr().err
+
+
+def test_figures_cli_list_and_bad_format(capsys, tmp_path):
+    assert main(["figures", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(n in out for n in figures.NAMES)
+    assert main(["figures", "--only", "overlap", "--out", str(tmp_path), "--format", "png,svg", "--quick"]) == 0
+    assert (tmp_path / "overlap.svg").stat().st_size > 1000
+    assert main(["figures", "--only", "overlap", "--out", str(tmp_path), "--quick"]) == 2  # exists: no --force
+    assert main(["figures", "--only", "overlap", "--out", str(tmp_path), "--format", "gif"]) == 2
+    assert main(["figures", "--only", "nope"]) == 2
+
+
+# ---------------------------------------------------------------- regression tests on the plotted numbers
+def test_lemma43_numbers_closed_form_equals_simulation():
+    d = figures.module("lemma43").compute(quick=True)
+    for lam, r in d["by_lambda"].items():
+        expected = 2 * np.array(d["etas_sim"]) * float(lam) * np.sqrt(r["v"])
+        np.testing.assert_allclose(r["sim_distortion"], expected, rtol=1e-9)
+
+
+def test_phase_and_overlap_numbers_agree_with_simulation():
+    d = figures.module("phase_diagram").compute(quick=True)
+    assert d["eta_star"] == pytest.approx(1 / (2 * (1 + d["v"])))
+    for c in d["simulation_checks"]:
+        if c["reading"] == "exact":
+            assert (c["sim_gap"] > 0) == (c["eta"] > d["eta_star"])
+    o = figures.module("overlap").compute(quick=True)
+    for s in o["simulations"]:
+        assert s["sim_gap"] == pytest.approx(s["closed_gap"], rel=1e-9, abs=1e-12)
+        assert (s["sim_gap"] > 0) == ((s["a"] - 1) * (s["a"] - (2 * s["omega"] - 1)) > 0)
+
+
+def test_lambda_star_figure_regression():
+    d = figures.module("lambda_star").compute(quick=True)
+    a = d["panel_a"]
+    assert a["lambda_star"][0] == pytest.approx(2.832134668949528, rel=1e-6)  # ε = 0.2
+    assert a["lambda_star"][-1] is None  # the band has closed by ε = 1.6: LP-FT wins at every λ
+
+
+def test_kumar_figures_numbers():
+    t = figures.module("kumar_toy").compute(quick=True)
+    for n in t["norms"].values():
+        assert max(n["on_S_perp"]) < 1e-12 and max(n["on_S"]) > 1e-3
+    b = figures.module("kumar_bound").compute(quick=True)
+    for r in b["runs"]:
+        assert min(r["FT"]) >= r["bound_eps"] - 1e-12
+
+
+def test_study_figures_regression_values():
+    """Key plotted numbers (quick mode, seed 0); rtol 1e-6 allows BLAS round-off, not a changed model."""
+    o = studies.overfitting_curves(True, 0)["curves"]
+    assert np.mean(np.array(o["FT eta=0.05"]["global"])[:, -1]) == pytest.approx(0.4888459712674746, rel=1e-6)
+    assert np.mean(np.array(o["Proximal mu=1"]["global"])[:, -1]) == pytest.approx(0.3235953565662872, rel=1e-6)
+    a = studies.fedavg_angles(True, 0)["angles"]["tau=5"]
+    assert np.mean(np.array(a["largest"])[:, -1]) == pytest.approx(1.4537728825236254, rel=1e-6)
+    assert np.mean(np.array(a["to_w_G"])[:, -1]) < 1e-3
