@@ -9,7 +9,7 @@ import importlib
 from . import _style
 
 NAMES = ["kumar_toy", "kumar_bound", "lemma43", "phase_diagram", "lambda_star", "overfitting",
-         "distortion_scatter", "flooding", "overlap", "longtail", "split", "fedavg_angles"]
+         "distortion_scatter", "flooding", "overlap", "longtail", "split", "fedavg_angles", "real_digits"]
 FORMATS = ("png", "pdf", "svg")
 
 

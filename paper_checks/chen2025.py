@@ -311,3 +311,78 @@ def _read_table2():
 
 CHECKS = [lemma_4_3, theorem_4_4, theorem_4_5, beyond_lambda_star, overfitting, distortion_correlation,
           lpft_low_distortion_stable_global, flooding, best_global, heterogeneity, table2_consistency, table2_lpft_best]
+
+
+# ---------------------------------------------------------------------------- real images (digits, torch)
+def _real(ctx):
+    from lpft_theory.empirical.experiment import study
+
+    return study(ctx.quick)
+
+
+def real_overfitting(ctx) -> Verdict:
+    runs = _real(ctx)["runs"]
+    g = paired_difference([r["sweep"][0]["global"] for r in runs], [r["sweep"][-1]["global"] for r in runs])
+    loc = paired_difference([r["sweep"][-1]["local"] for r in runs], [r["sweep"][0]["local"] for r in runs])
+    status = decide({"global_falls": g, "local_rises": loc})
+    return Verdict("chen-real-overfitting", "Fig. 2 on real images (digits, covariate shift, MLP): FT's global accuracy "
+                   "falls with local steps while its local accuracy rises", SRC, status,
+                   {"global_acc_drop": g, "local_acc_gain": loc, "steps": runs[0]["sweep"][-1]["step"]},
+                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   counterexample={} if status != "refuted" else {"command": "lpft real --scenario covariate --model mlp"})
+
+
+def real_best_global(ctx) -> Verdict:
+    s = _real(ctx)["summary"]
+    six = ("FT", "Proximal", "Soup", "Sparse", "LSS", "LP-FT")
+    means = {k: s[k]["global"]["mean"] for k in six}
+    best = max(means, key=means.get)
+    runs = _real(ctx)["runs"]
+    d = paired_difference([r["table"]["LP-FT"]["global"] for r in runs], [r["table"][best if best != "LP-FT" else "FT"]["global"] for r in runs])
+    ok = best == "LP-FT"
+    if ok:
+        status = "confirmed" if d["lo"] > 0 else "not-testable-here"
+    else:
+        status = "refuted" if d["hi"] < 0 else "not-testable-here"
+    return Verdict("chen-real-best-global", "Table 2 on real images (digits): LP-FT has the best Global accuracy of the "
+                   "six variants", SRC, status,
+                   {"global_acc": {k: s[k]["global"] for k in six}, "best": best,
+                    "LPFT_minus_best_other" if ok else "LPFT_minus_best": d,
+                    "average_(L+G)/2": {k: s[k]["average_stated"]["mean"] for k in six},
+                    "average_(L+G+W)/3": {k: s[k]["average_table"]["mean"] for k in six}},
+                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   counterexample={} if status != "refuted" else {"command": "lpft real --scenario covariate --model mlp --seeds 5",
+                                                                  "best_variant": best})
+
+
+def real_flooding(ctx) -> Verdict:
+    runs = _real(ctx)["runs"]
+    effects = {}
+    for b in sorted({f["b"] for f in runs[0]["flood"]}):
+        pick = lambda name: [next(f["global"] for f in r["flood"] if f["b"] == b and f["strategy"] == name) for r in runs]  # noqa: E731
+        effects[f"b={b}"] = paired_difference(pick("LP-FT"), pick("FT"))
+    status = decide(effects)
+    return Verdict("chen-real-flooding", "Fig. 3b on real images: under loss flooding LP-FT keeps higher global accuracy "
+                   "than FT", SRC, status, {k: {"LPFT_minus_FT_global_acc": v} for k, v in effects.items()},
+                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   counterexample={} if status != "refuted" else {"command": "lpft real --scenario covariate --model mlp"})
+
+
+def real_distortion(ctx) -> Verdict:
+    runs = _real(ctx)["runs"]
+    xs, ys = [], []
+    for r in runs:
+        base = r["table"]["Global model"]["global"]
+        for name, m in r["table"].items():
+            if name != "Global model":
+                xs.append(m["delta_c"])
+                ys.append(base - m["global"])
+    rho = spearman_ci(xs, ys, rng=ctx.seed)
+    status = "confirmed" if rho["lo"] > 0 else ("refuted" if rho["hi"] < 0 else "not-testable-here")
+    return Verdict("chen-real-distortion", "Fig. 3a on real images: larger feature distortion (Delta_c on penultimate "
+                   "features) goes with a larger global-accuracy drop", SRC, status, {"spearman": rho},
+                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   counterexample={} if status != "refuted" else {"command": "lpft real"})
+
+
+CHECKS += [real_overfitting, real_best_global, real_flooding, real_distortion]

@@ -24,7 +24,8 @@ FIGURE_OF = {"chen-lemma-4.3": "lemma43", "chen-thm-4.4": "phase_diagram", "chen
              "chen-fig3a-correlation": "distortion_scatter", "chen-fig3a-lpft": "distortion_scatter",
              "chen-fig3b-flooding": "flooding", "kumar-lemma-A.3": "kumar_toy", "kumar-thm-3.1-eps1": "kumar_bound",
              "kumar-thm-3.1-eps2": "kumar_bound", "fedpurel-erosion": "longtail", "fedpurel-purification": "longtail",
-             "fedpurel-residual-tail": "longtail", "flexpsfl-alignment": "split", "flexpsfl-split-depth": "split"}
+             "fedpurel-residual-tail": "longtail", "flexpsfl-alignment": "split", "flexpsfl-split-depth": "split",
+             "chen-real-best-global": "real_digits", "chen-real-overfitting": "real_digits"}
 
 
 def _num(x) -> str:

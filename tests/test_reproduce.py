@@ -17,7 +17,8 @@ EXPECTED_IDS = {
     "chen-d3-heterogeneity", "chen-table2-average", "chen-table2-lpft-global", "kumar-lemma-A.3",
     "kumar-balancedness", "kumar-thm-3.1-eps1", "kumar-thm-3.1-eps2", "kumar-thm-3.2", "kumar-prop-3.1",
     "kumar-prop-3.2", "kumar-living17", "fedpurel-erosion", "fedpurel-purification", "fedpurel-residual-tail",
-    "fedpurel-bias-passed-on", "flexpsfl-alignment", "flexpsfl-split-depth"}
+    "fedpurel-bias-passed-on", "flexpsfl-alignment", "flexpsfl-split-depth", "chen-real-overfitting",
+    "chen-real-best-global", "chen-real-flooding", "chen-real-distortion"}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,8 @@ def test_reproduce_writes_report_checks_and_every_figure(run):
 def test_rerun_with_same_seed_writes_identical_checks_json(run, tmp_path):
     out, _ = run
     studies.clear_cache()  # recompute everything from scratch
+    from lpft_theory.empirical.experiment import study
+    study.cache_clear()
     reproduce(tmp_path, quick=True, seed=0, progress=False)
     assert (tmp_path / "checks.json").read_bytes() == (out / "checks.json").read_bytes()
 

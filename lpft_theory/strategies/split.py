@@ -35,6 +35,9 @@ def alignment_grads(arch, params, anchor, data, s: int, align: str = "mse", half
     zeros = [np.zeros(np.broadcast_shapes(p.shape, a.shape)) for p, a in zip(params, anchor)]
     if s == 0:
         return tuple(zeros)
+    if hasattr(arch, "alignment_grads"):  # architectures with their own representation (torch models)
+        g = arch.alignment_grads(params, anchor, data, s, align, half)
+        return tuple(np.broadcast_to(x, z.shape) for x, z in zip(g, zeros))
     if isinstance(arch, DeepLinear):
         sub, sp = _sub_network(arch, params, s)
         _, sa = _sub_network(arch, anchor, s)
