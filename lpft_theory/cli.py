@@ -203,6 +203,16 @@ def cmd_real(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import load, run_sweep
+
+    spec = load(args.config)
+    res = run_sweep(spec, args.out, backend=args.backend, scheduler=args.scheduler, n_jobs=args.jobs,
+                    resume=args.resume)
+    print(f"{res.total} configurations: {res.computed} computed, {res.cached} from cache -> {args.out}/results.csv")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpft", description="Feature distortion in personalized fine-tuning: "
                                 "simulate, check the papers' claims, regenerate the figures.")
@@ -247,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--json", metavar="PATH", help="also write every seed's results and the summary as JSON")
     rl.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     rl.set_defaults(func=cmd_real)
+
+    sw = sub.add_parser("sweep", help="a declarative sweep (TOML/JSON): cached per configuration, resumable")
+    sw.add_argument("config", help="sweep file (.toml or .json); see docs/sweep_example.toml")
+    sw.add_argument("--backend", default="local", choices=["local", "dask"], help="joblib processes or Dask distributed")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a LocalCluster on loopback)")
+    sw.add_argument("--jobs", type=int, default=2, help="local worker processes (default: %(default)s)")
+    sw.add_argument("--resume", action="store_true", help="continue (or rerun) the sweep already in --out")
+    sw.add_argument("--out", default="lpft-sweep", metavar="DIR", help="output folder (default: %(default)s)")
+    sw.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("reproduce", help="the main job: every check and figure, then report.md and checks.json")
     r.add_argument("--out", default="lpft-output", metavar="DIR", help="output folder (default: %(default)s)")

@@ -1,0 +1,5 @@
+"""Declarative, cached, resumable sweeps over scenario × strategy × parameters × seeds."""
+from .runner import BACKENDS, SweepResult, run_point, run_sweep
+from .spec import SweepSpec, load, parse, point_key
+
+__all__ = ["SweepSpec", "SweepResult", "BACKENDS", "load", "parse", "point_key", "run_point", "run_sweep"]

@@ -1,0 +1,142 @@
+"""Declarative sweeps: a base configuration, a grid (cartesian product) and seeds, from TOML or a dict.
+
+```toml
+[sweep]
+name = "phase"
+seeds = [0, 1, 2]            # or: n_seeds = 3
+strategies = ["ft", "lp-ft"]
+
+[base]                       # any field of lpft_theory.experiment.Config
+scenario = "concept"
+steps = 1
+
+[grid]                       # every combination of these values
+eta = [0.05, 0.1, 0.2]
+lam = [0.5, 1.0]
+```
+Every point becomes one :class:`~lpft_theory.experiment.Config`; its cache key is the SHA-256 of the
+canonical JSON of the resolved configuration (plus :data:`CACHE_VERSION`), so a changed point gets a new key
+and an unchanged one is never recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ..experiment import Config
+
+CACHE_VERSION = 1  # bump when simulate's numbers change, to invalidate every cached result
+SECTIONS = {"sweep", "base", "grid"}
+SWEEP_KEYS = {"name", "seeds", "n_seeds", "strategies"}
+CONFIG_FIELDS = {f.name: f for f in fields(Config)}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    base: dict
+    grid: dict
+    seeds: tuple
+    strategies: tuple
+
+    def points(self) -> list[dict]:
+        """Every resolved configuration (as a plain dict), in a deterministic order."""
+        keys = sorted(self.grid)
+        out = []
+        for values in itertools.product(*(self.grid[k] for k in keys)):
+            for seed in self.seeds:
+                cfg = {**self.base, **dict(zip(keys, values)), "seed": seed, "strategies": list(self.strategies)}
+                Config(**{**cfg, "strategies": tuple(cfg["strategies"])}).validate()
+                out.append(cfg)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"sweep": {"name": self.name, "seeds": list(self.seeds), "strategies": list(self.strategies)},
+                "base": self.base, "grid": self.grid}
+
+
+def point_key(point: dict) -> str:
+    text = json.dumps({"v": CACHE_VERSION, **point}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _check_value(where: str, name: str, value):
+    expected = type(getattr(Config(), name))
+    if expected is tuple:
+        raise ValueError(f"{where}.{name}: set strategies in [sweep], not here")
+    ok = isinstance(value, expected) or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+    if not ok or (expected is int and isinstance(value, bool)):
+        raise ValueError(f"{where}.{name} must be {expected.__name__}, got {value!r} ({type(value).__name__})")
+
+
+def parse(raw: dict, source: str = "sweep") -> SweepSpec:
+    """Validate a sweep given as nested dicts; every error names the offending key."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: expected a table with sections {sorted(SECTIONS)}")
+    unknown = set(raw) - SECTIONS
+    if unknown:
+        raise ValueError(f"{source}: unknown section(s) {sorted(unknown)}; allowed: {sorted(SECTIONS)}")
+    sw, base, grid = raw.get("sweep", {}), raw.get("base", {}), raw.get("grid", {})
+    for sec, val in (("sweep", sw), ("base", base), ("grid", grid)):
+        if not isinstance(val, dict):
+            raise ValueError(f"{source}: [{sec}] must be a table, got {type(val).__name__}")
+    bad = set(sw) - SWEEP_KEYS
+    if bad:
+        raise ValueError(f"{source}: unknown key(s) [sweep].{sorted(bad)}; allowed: {sorted(SWEEP_KEYS)}")
+    for sec, table in (("base", base), ("grid", grid)):
+        for k in table:
+            if k not in CONFIG_FIELDS or k in ("seed", "strategies"):
+                raise ValueError(f"{source}: [{sec}].{k} is not a configuration field; known: "
+                                 f"{sorted(set(CONFIG_FIELDS) - {'seed', 'strategies'})}")
+    for k, v in base.items():
+        _check_value(f"{source}: [base]", k, v)
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ValueError(f"{source}: [grid].{k} must be a non-empty list of values, got {v!r}")
+        for x in v:
+            _check_value(f"{source}: [grid]", k, x)
+        if k in base:
+            raise ValueError(f"{source}: {k} is in both [base] and [grid]")
+    if "seeds" in sw and "n_seeds" in sw:
+        raise ValueError(f"{source}: give [sweep].seeds or [sweep].n_seeds, not both")
+    seeds = sw.get("seeds", list(range(sw.get("n_seeds", 1))))
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                             for s in seeds):
+        raise ValueError(f"{source}: [sweep].seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    strategies = sw.get("strategies", list(Config().strategies))
+    if not isinstance(strategies, list) or not all(isinstance(s, str) for s in strategies):
+        raise ValueError(f"{source}: [sweep].strategies must be a list of strategy names, got {strategies!r}")
+    spec = SweepSpec(str(sw.get("name", "sweep")), dict(base), {k: list(v) for k, v in grid.items()}, tuple(seeds),
+                     tuple(strategies))
+    try:
+        spec.points()[:1]
+        Config(**{**spec.base, "strategies": spec.strategies}).validate()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{source}: invalid configuration: {exc}") from None
+    return spec
+
+
+def load(path) -> SweepSpec:
+    """Read a sweep from a ``.toml`` or ``.json`` file."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"sweep file {path} does not exist")
+    text = path.read_text()
+    if path.suffix == ".json":
+        raw = json.loads(text)
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    return parse(raw, str(path))
+
+
+__all__ = ["SweepSpec", "parse", "load", "point_key", "CACHE_VERSION"]
