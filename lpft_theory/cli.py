@@ -287,6 +287,10 @@ def main(argv=None) -> int:
     except FloatingPointError as exc:
         print(f"lpft {args.command}: diverged: {exc}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        hint = " (finished configurations are cached: rerun with --resume)" if args.command == "sweep" else ""
+        print(f"lpft {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -149,7 +149,10 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
         if t == steps:
             break
         step, state = transform.update(grads, state, params, value, t)
-        params = tuple(p - s for p, s in zip(params, step))
+        if record_params or t == 0:  # the first step may broadcast params up to the data's batch shape
+            params = tuple(p - s for p, s in zip(params, step))
+        else:  # arrays created by this run: update in place, sparing a large temporary per block
+            params = tuple(np.subtract(p, s, out=p) if p.shape == s.shape else p - s for p, s in zip(params, step))
         if record_params:
             snaps.append(params)
     return Trajectory(params, np.asarray(losses), snaps)

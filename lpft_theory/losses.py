@@ -20,10 +20,6 @@ def mse_factor(half: bool) -> float:
     return 1.0 if half else 2.0
 
 
-def _T(a: np.ndarray) -> np.ndarray:
-    return np.swapaxes(a, -1, -2)
-
-
 def mse_of_predictor(beta: np.ndarray, mom: Moments, half: bool = False) -> np.ndarray:
     """Exact squared loss of the linear predictor ``f(x) = βᵀx``.
 
@@ -36,9 +32,19 @@ def mse_of_predictor(beta: np.ndarray, mom: Moments, half: bool = False) -> np.n
     return (0.5 if half else 1.0) * (quad - 2.0 * lin + mom.s)
 
 
-def mse_grad_predictor(beta: np.ndarray, mom: Moments, half: bool = False) -> np.ndarray:
-    """``∂L/∂β = factor · (Σ β − C)`` with factor 2 (1 with ``half``)."""
-    return mse_factor(half) * (mom.Sigma @ beta - mom.C)
+def sigma_times(Sigma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``Σ β`` for ``β (..., d, p)``; one shared ``Σ (d, d)`` becomes a single GEMM over all configurations."""
+    if Sigma.ndim == 2 and beta.ndim > 2:
+        return np.moveaxis(np.tensordot(Sigma, beta, axes=([1], [-2])), 0, -2)
+    return Sigma @ beta
+
+
+def mse_value_and_grad_predictor(beta: np.ndarray, mom: Moments, half: bool = False):
+    """:func:`mse_of_predictor` and its gradient ``∂L/∂β = factor·(Σβ − C)`` (factor 2, or 1 with ``half``),
+    sharing one product ``Σβ``."""
+    Sb = sigma_times(mom.Sigma, beta)
+    value = (0.5 if half else 1.0) * (np.sum(beta * (Sb - 2.0 * mom.C), axis=(-1, -2)) + mom.s)
+    return value, mse_factor(half) * (Sb - mom.C)
 
 
 def _weights(pred: np.ndarray, weights) -> np.ndarray:

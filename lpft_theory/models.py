@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _validate as Vd
 from .data import Moments, Samples
-from .losses import cross_entropy, mse_factor, mse_grad_predictor, mse_of_predictor, mse_on_samples
+from .losses import cross_entropy, mse_factor, mse_on_samples, mse_value_and_grad_predictor
 from .rng import as_generator
 
 Params = tuple[np.ndarray, ...]
@@ -163,8 +163,7 @@ class DeepLinear(_Architecture):
         # β = P_{l−1}ᵀ W_lᵀ Q_l with Q_l = W_{l+1}ᵀ⋯W_Lᵀ V, so ∂L/∂W_l = Q_l Gᵀ P_{l−1}ᵀ and ∂L/∂V = P_L G,
         # where G = ∂L/∂β = factor·(Σβ − C).
         beta = self.predictor(params)
-        value = mse_of_predictor(beta, mom, half)
-        G = mse_grad_predictor(beta, mom, half)
+        value, G = mse_value_and_grad_predictor(beta, mom, half)
         P = self._partials(params)
         L = len(params) - 1
         grads = [None] * (L + 1)
@@ -172,7 +171,9 @@ class DeepLinear(_Architecture):
         Q = params[-1]
         GT = _T(G)
         for l in range(L, 0, -1):  # layer l is params[l-1]
-            grads[l - 1] = Q @ GT if P[l - 1] is None else Q @ GT @ _T(P[l - 1])
+            # scalar output: Q Gᵀ is an outer product, a broadcast multiply is far cheaper than matmul
+            QG = Q * GT if Q.shape[-1] == 1 else Q @ GT
+            grads[l - 1] = QG if P[l - 1] is None else QG @ _T(P[l - 1])
             Q = _T(params[l - 1]) @ Q
         return value, tuple(np.broadcast_to(g, np.broadcast_shapes(g.shape, p.shape)) for g, p in zip(grads, params))
 
