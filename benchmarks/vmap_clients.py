@@ -8,7 +8,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 
 from lpft_theory.data import stack_clients

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from . import _validate as Vd
+from .data import Samples
 from .models import DeepLinear, Params, batch_shape
 
 DIVERGENCE_FACTOR = 1e8  # a loss 10^8 times its starting value (and >= 1) counts as divergence
@@ -102,8 +103,6 @@ def stable_step(arch, params: Params, data, half: bool = False) -> tuple[float, 
     ``factor·λ_max(Σ)·Σ_l Π_{j≠l} ‖W_j‖₂²``; its inverse is reported as an estimate. Returns
     ``(value, exact)``; ``(nan, False)`` where no estimate is known (ReLU).
     """
-    from .data import Samples
-
     if not isinstance(arch, DeepLinear):
         return float("nan"), False
     mom = data.moments(arch.p) if isinstance(data, Samples) else data

@@ -11,7 +11,6 @@ import numpy as np
 import synthetic
 
 from . import _validate as V
-from .data import Samples
 from .federated import fedavg
 from .losses import convention
 from .metrics import cross_matrix, delta_c, distortion, summarize

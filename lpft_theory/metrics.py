@@ -90,10 +90,14 @@ def distortion_split(B: np.ndarray, B0: np.ndarray, X: np.ndarray) -> tuple[np.n
     return np.linalg.norm(on, axis=(-2, -1)), np.linalg.norm(D - on, axis=(-2, -1))
 
 
-def delta_c(F_global: np.ndarray, F_client: np.ndarray) -> np.ndarray:
+def delta_c(F_global: np.ndarray, F_client: np.ndarray, weights=None) -> np.ndarray:
     """Chen et al.'s ``Δ_c = (1/n) Σ_j ‖f(θ_G; x_j) − f(θ_c; x_j)‖₂`` from features ``(…, n, k)``.
 
     Pass client c's own points for the formula's reading; concatenate every client's points along the
-    sample axis for the prose's "all data points across all clients" reading.
+    sample axis for the prose's "all data points across all clients" reading. ``weights (…, n)``: point
+    weights (zero for padding), giving the weighted mean.
     """
-    return np.mean(np.linalg.norm(np.asarray(F_global) - np.asarray(F_client), axis=-1), axis=-1)
+    dist = np.linalg.norm(np.asarray(F_global) - np.asarray(F_client), axis=-1)
+    if weights is None:
+        return dist.mean(axis=-1)
+    return np.sum(dist * weights, axis=-1) / np.sum(weights, axis=-1)

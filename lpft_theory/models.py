@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _validate as Vd
 from .data import Moments, Samples
-from .losses import cross_entropy, mse_factor, mse_on_samples, mse_value_and_grad_predictor
+from .losses import cross_entropy, mse_on_samples, mse_value_and_grad_predictor
 from .rng import as_generator
 
 Params = tuple[np.ndarray, ...]
@@ -239,5 +239,5 @@ def two_layer_relu(d: int, k: int, p: int = 1) -> TwoLayerReLU:
 
 __all__ = [
     "DeepLinear", "TwoLayerReLU", "Params", "linear", "two_layer", "deep_linear", "two_layer_relu",
-    "two_layer_params", "head_vector", "batch_shape", "mse_factor",
+    "two_layer_params", "head_vector", "batch_shape",
 ]

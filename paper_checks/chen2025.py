@@ -11,7 +11,7 @@ from lpft_theory import studies
 from lpft_theory.metrics import cross_matrix, summarize
 from lpft_theory.models import two_layer, two_layer_params
 from lpft_theory.stats import mean_ci, paired_difference, spearman_ci
-from lpft_theory.strategies import ft, lp, lp_ft
+from lpft_theory.strategies import ft, lp_ft
 from lpft_theory.theory import chen
 
 from .verdict import UNRESOLVED, Verdict, decide

@@ -1,8 +1,6 @@
 """FedPuReL (Hou et al. 2026) — long-tailed personalized FL: the linear analogue of each claim."""
 from __future__ import annotations
 
-import numpy as np
-
 from lpft_theory import studies
 from lpft_theory.stats import mean_ci, paired_difference
 

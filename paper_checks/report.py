@@ -58,7 +58,7 @@ def _evidence(value, depth=0) -> list[str]:
 
 def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
     counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
-    out = [f"# lpft-theory report", "",
+    out = ["# lpft-theory report", "",
            f"lpft-theory {__version__}; mode: {'quick (CI sizes)' if quick else 'full'}; seed {seed}. "
            f"Loss convention: E[(f(x) - y)^2] (no 1/2) unless a check says otherwise.", "",
            "Verdicts: " + ", ".join(f"**{n}** {s}" for s, n in counts.items()) + ".", "",

@@ -102,3 +102,9 @@ def test_distortion_split_and_delta_c():
     assert on == pytest.approx(np.linalg.norm(D_on)) and off == pytest.approx(0, abs=1e-12)
     F = rng.standard_normal((5, 2))
     assert delta_c(F, F + np.array([3.0, 4.0])) == pytest.approx(5.0)
+
+
+def test_delta_c_weighted_ignores_padding():
+    F = np.zeros((4, 2))
+    G = np.array([[3.0, 4.0], [3.0, 4.0], [100.0, 0.0], [100.0, 0.0]])
+    assert delta_c(F, G, weights=np.array([1.0, 1.0, 0.0, 0.0])) == pytest.approx(5.0)

@@ -7,7 +7,6 @@ import pytest
 import figures
 from lpft_theory import studies
 from lpft_theory.cli import main
-from paper_checks import Context, all_checks, run_checks
 from paper_checks.report import reproduce
 from paper_checks.verdict import STATUSES, Verdict, decide
 

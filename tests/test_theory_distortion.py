@@ -1,6 +1,5 @@
 """The energy bound on feature distortion: flow, GD under sufficient decrease, and where it needs that."""
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -1,6 +1,5 @@
 """Kumar et al. 2022: Lemma A.3, Theorem 3.1 along trajectories, Theorem 3.2, Propositions 3.1–3.2."""
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -88,8 +88,7 @@ def run_one(cfg: RealConfig, seed: int) -> dict:
         p = strat(arch, pG, train, loss="ce", rng=g_strat).params
         r = summarize(cross_matrix(arch, p, test, metric="accuracy"), np.diag(A_G), higher_is_better=True)
         r.update(average_columns(r["local"], r["global"], r["worst"]))
-        dc = np.sum(np.linalg.norm(F_G - arch.features(p, test.X), axis=-1) * test.point_weights(), axis=-1)
-        r["delta_c"] = float(dc.mean())
+        r["delta_c"] = float(np.mean(delta_c(F_G, arch.features(p, test.X), test.weights)))
         if fed.groups is not None:
             pc = _per_class(arch, p, pooled)
             r.update({g: float(pc[:, idx].mean()) for g, idx in fed.groups.items()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as Vd
-from ..data import Moments, Samples
+from ..data import Samples
 from ..dynamics import Trajectory, check_eta, sgd
 from ..models import DeepLinear
 from ..rng import as_generator

@@ -167,6 +167,15 @@ def reduced_losses(run: ReducedRun, v: float, lam: float, n_clients: int, omega:
 
 
 # --------------------------------------------------------------------------- Theorem 4.5
+def _combined_setup(B_star, V_com, shifts, eps):
+    """``(m, C, Σ_i = e_ie_iᵀ + ε²I for every client, V_0 = [V_com; 0])``."""
+    m = V_com.shape[0]
+    C = B_star.shape[0] - m
+    E = np.asarray(shifts, dtype=float)
+    Sig = np.einsum("ia,ib->iab", E, E) + eps ** 2 * np.eye(B_star.shape[1])
+    return m, C, Sig, np.concatenate([V_com, np.zeros(C)])
+
+
 def combined_one_step(B_star, V_com, shifts, eps: float, lam: float, eta: float, *, half: bool = False,
                       reading: str = "others") -> dict:
     """Closed-form one-step FT vs exact-LP LP-FT global losses for every client (combined shift).
@@ -174,13 +183,8 @@ def combined_one_step(B_star, V_com, shifts, eps: float, lam: float, eta: float,
     Returns per-client arrays ``ft``, ``lp_ft`` (global losses), ``ft_local`` and the predictors ``h``.
     """
     Vd.choice("reading", reading, GLOBAL_READINGS)
-    k, d = B_star.shape
-    m = V_com.shape[0]
-    C = k - m
-    E = np.asarray(shifts, dtype=float)
-    Sig = np.einsum("ia,ib->iab", E, E) + eps ** 2 * np.eye(d)
+    m, C, Sig, V0 = _combined_setup(B_star, V_com, shifts, eps)
     b = B_star[m:]  # (C, d)
-    V0 = np.concatenate([V_com, np.zeros(C)])
     w0 = B_star.T @ V0
     P = B_star.T @ B_star
     s = eta * _c(half)
@@ -257,12 +261,7 @@ def pft_global_gap(B_star, V_com, shifts, eps: float, lam: float, eta: float, *,
     """
     Vd.choice("lp", lp, LP_READINGS)
     Vd.choice("reading", reading, GLOBAL_READINGS)
-    k, d = B_star.shape
-    m = V_com.shape[0]
-    C = k - m
-    E = np.asarray(shifts, dtype=float)
-    Sig = np.einsum("ia,ib->iab", E, E) + eps ** 2 * np.eye(d)
-    V0 = np.concatenate([V_com, np.zeros(C)])
+    m, C, Sig, V0 = _combined_setup(B_star, V_com, shifts, eps)
     Vstars = np.concatenate([np.broadcast_to(V_com, (C, m)), lam * np.eye(C)], axis=1)
     wstars = Vstars @ B_star
     c = _c(half)

@@ -21,7 +21,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import orth
 
-from synthetic.kumar import ood_loss  # noqa: F401  (re-exported: L_ood belongs to this paper)
+from synthetic.kumar import ood_loss
+
+__all__ = ["cos_theta_k", "phi", "theorem_3_1_bound", "ood_loss", "lp_infinity_head", "id_worst_case_loss",
+           "s_perp_drift", "balancedness"]
 
 from .. import _validate as Vd
 
