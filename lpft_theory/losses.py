@@ -63,6 +63,7 @@ def mse_on_samples(pred: np.ndarray, Y: np.ndarray, half: bool = False, weights=
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """``z_c − log Σ_c' exp z_c'``, computed after subtracting the row maximum (no overflow)."""
     z = logits - logits.max(axis=-1, keepdims=True)
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
@@ -90,6 +91,7 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, weights=None) -> tupl
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """``exp z_c / Σ_c' exp z_c'`` over the last axis."""
     return np.exp(log_softmax(logits))
 
 

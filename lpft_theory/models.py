@@ -201,6 +201,7 @@ def two_layer(d: int, k: int, p: int = 1) -> DeepLinear:
 
 
 def deep_linear(d: int, widths, p: int = 1) -> DeepLinear:
+    """Deep linear model ``f = Vᵀ W_L ⋯ W_1 x`` with hidden widths ``(h_1, …, h_L)``."""
     return DeepLinear(d, tuple(widths), p)
 
 
@@ -234,6 +235,7 @@ class TwoLayerReLU(_Architecture):
 
 
 def two_layer_relu(d: int, k: int, p: int = 1) -> TwoLayerReLU:
+    """Two-layer ReLU model ``f = Vᵀ relu(B x)``, ``B ∈ R^{k×d}``."""
     return TwoLayerReLU(d, k, p)
 
 

@@ -163,8 +163,10 @@ class TorchArch(_Architecture):
 
 
 def mlp(d: int = 64, h: int = 32, p: int = 10, sequential: bool = False) -> TorchArch:
+    """:class:`MLP` ``f = Vᵀ relu(W_2 relu(W_1 x))`` behind the engine interface."""
     return TorchArch(MLP(d, h, p), d, p, sequential)
 
 
 def cnn(c: int = 8, h: int = 32, p: int = 10, sequential: bool = False) -> TorchArch:
+    """:class:`CNN` ``f = Vᵀ relu(W pool(relu(K * x)))`` behind the engine interface."""
     return TorchArch(CNN(c, h, p), 64, p, sequential)

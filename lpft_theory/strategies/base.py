@@ -23,6 +23,8 @@ from ..models import Params
 
 @dataclass(frozen=True)
 class Strategy:
+    """A named ``fit`` (see the module docstring) with its update rule as ``equation``."""
+
     name: str
     fit: Callable[..., Trajectory]
     equation: str
@@ -32,6 +34,7 @@ class Strategy:
 
 
 def n_clients(data) -> int:
+    """Size of the leading client axis of ``Moments`` or ``Samples``."""
     return data.batch_shape[0] if isinstance(data, Moments) else data.X.shape[0]
 
 

@@ -59,6 +59,7 @@ class SweepSpec:
 
 
 def point_key(point: dict) -> str:
+    """First 20 hex digits of SHA-256 over the canonical JSON of the point and :data:`CACHE_VERSION`."""
     text = json.dumps({"v": CACHE_VERSION, **point}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
