@@ -41,5 +41,6 @@ def plot(data):
     for s in data["simulations"]:
         ax.plot(s["a"], s["omega"], marker="^" if s["sim_gap"] > 0 else "v", color="k", ms=4)
     ax.set(xlim=(a[0], a[-1]), ylim=(0, 1), xlabel=r"$a = \eta c (1 + \|V_{com}\|^2)$", ylabel=r"overlap $\omega$")
-    ax.legend(title="blue: LP-FT wins  (triangles: simulation)", loc="lower right")
+    ax.legend(title="blue: LP-FT wins\ntriangles: simulation\n(up: LP-FT wins)", loc="center left",
+              bbox_to_anchor=(1.02, 0.5))
     return fig
