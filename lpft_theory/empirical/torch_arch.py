@@ -20,7 +20,20 @@ from ..data import Samples
 from ..models import _Architecture
 
 
-class MLP(nn.Module):
+class _Net(nn.Module):
+    """Shared forward: ``hidden(x, depth)`` is the representation after ``depth`` body layers; the head
+    ``V`` (``k × p``) reads the last one (``DEPTH``)."""
+
+    DEPTH = 2
+
+    def forward(self, x, features: bool = False, depth: int | None = None):
+        if depth is not None:
+            return self.hidden(x, depth)
+        z = self.hidden(x, self.DEPTH)
+        return z if features else z @ self.head
+
+
+class MLP(_Net):
     """64 → h → h → p, ReLU; the head reads the second hidden layer."""
 
     def __init__(self, d: int = 64, h: int = 32, p: int = 10):
@@ -35,14 +48,8 @@ class MLP(nn.Module):
             x = torch.relu(layer(x))
         return x
 
-    def forward(self, x, features: bool = False, depth: int | None = None):
-        if depth is not None:
-            return self.hidden(x, depth)
-        z = self.hidden(x, 2)
-        return z if features else z @ self.head
 
-
-class CNN(nn.Module):
+class CNN(_Net):
     """8×8 image → conv3×3 (c channels) → ReLU → 2×2 max-pool → fc h → ReLU → head."""
 
     def __init__(self, c: int = 8, h: int = 32, p: int = 10):
@@ -58,12 +65,6 @@ class CNN(nn.Module):
         if depth >= 2:
             x = torch.relu(self.fc(x))
         return x
-
-    def forward(self, x, features: bool = False, depth: int | None = None):
-        if depth is not None:
-            return self.hidden(x, depth)
-        z = self.hidden(x, 2)
-        return z if features else z @ self.head
 
 
 class TorchArch(_Architecture):
