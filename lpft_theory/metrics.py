@@ -14,7 +14,7 @@ from .data import Moments, Samples
 from .federated import principal_angles
 from .losses import accuracy
 
-__all__ = ["cross_matrix", "summarize", "distortion", "distortion_split", "delta_c", "principal_angles",
+__all__ = ["cross_matrix", "summarize", "per_class_accuracy", "distortion", "distortion_split", "delta_c", "principal_angles",
            "average_columns"]
 
 
@@ -66,6 +66,12 @@ def summarize(M: np.ndarray, baseline_local=None, higher_is_better: bool = False
         hurt = local < b - tol if higher_is_better else local > b + tol
         out["frac_hurt"] = float(hurt.mean())
     return out
+
+
+def per_class_accuracy(logits: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Accuracy on each class c, ``mean_{j: y_j = c} 1[argmax f_j = c]``: ``logits (…, n, K)`` → ``(…, K)``."""
+    pred = np.argmax(logits, axis=-1)
+    return np.stack([np.mean(pred[..., labels == c] == c, axis=-1) for c in range(n_classes)], axis=-1)
 
 
 def average_columns(local: float, global_: float, worst: float) -> dict:

@@ -13,10 +13,10 @@ import numpy as np
 
 import synthetic
 
-from .data import Samples, stack_clients
+from .data import stack_clients
 from .federated import fedavg, principal_angles
 from .losses import accuracy
-from .metrics import cross_matrix, distortion, summarize
+from .metrics import cross_matrix, distortion, per_class_accuracy, summarize
 from .models import DeepLinear
 from .rng import spawn
 from .strategies import (flooded, ft, lp, lp_ft, lss, proximal_ft, purify, residual, soup,
@@ -184,11 +184,6 @@ def heterogeneity_sweep(quick: bool = True, seed: int = 0) -> dict:
 
 
 # ----------------------------------------------------------------------------------- FedPuReL analogue
-def _per_class_accuracy(arch, params, test: Samples, K: int) -> np.ndarray:
-    pred = np.argmax(arch.predict(params, test.X), axis=-1)
-    return np.array([np.mean(pred[..., test.Y == c] == c, axis=-1) for c in range(K)]).T
-
-
 @lru_cache(maxsize=None)
 def longtail_study(quick: bool = True, seed: int = 0) -> dict:
     """Frozen features + prototype ("zero-shot") head; FedAvg on the head with and without purification;
@@ -216,8 +211,7 @@ def longtail_study(quick: bool = True, seed: int = 0) -> dict:
                 "purify+FT": lp("steps", eta=eta, steps=50)(arch, pur, train, loss="ce").params,
                 "purify+residual (FedPuReL)": residual(eta, 50, 0.99)(arch, pur, train, loss="ce").params}
         for name, p in {**models, **pers}.items():
-            per_class = _per_class_accuracy(arch, p, test, K)
-            per_class = per_class if per_class.ndim == 2 else per_class[None]
+            per_class = np.atleast_2d(per_class_accuracy(arch.predict(p, test.X), test.Y, K))
             local = accuracy(arch.predict(p, local_test.X), local_test.Y)  # each client on its own distribution
             rows.append({"model": name, "seed": s, "balanced": float(per_class.mean()),
                          **{grp: float(per_class[:, idx].mean()) for grp, idx in lt.groups.items()},

@@ -14,7 +14,7 @@ from lpft_theory.stats import mean_ci, paired_difference, spearman_ci
 from lpft_theory.strategies import ft, lp_ft
 from lpft_theory.theory import chen
 
-from .verdict import UNRESOLVED, Verdict, decide
+from .verdict import UNRESOLVED, Verdict, column, decide
 
 SRC = "Chen et al. 2025"
 TABLE2 = Path(__file__).resolve().parent / "data" / "chen2025_table2.csv"  # copy of spec/chen2025_table2.csv
@@ -182,19 +182,13 @@ def distortion_correlation(ctx) -> Verdict:
 
 def lpft_low_distortion_stable_global(ctx) -> Verdict:
     rows = studies.distortion_scatter(ctx.quick, ctx.seed)["rows"]
-    ev, effects = {}, {}
-    T = max(r["steps"] for r in rows)
-    pick = lambda s: sorted((r for r in rows if r["strategy"] == s and r["steps"] == T), key=lambda r: r["seed"])  # noqa: E731
-    f, g = pick("FT"), pick("LP-FT")
-    effects["distortion"] = paired_difference([r["distortion"] for r in f], [r["distortion"] for r in g])
-    effects["global_drop"] = paired_difference([r["global_drop"] for r in f], [r["global_drop"] for r in g])
+    ev = {}
     for Ts in sorted({r["steps"] for r in rows}):
-        pk = lambda s: sorted((r for r in rows if r["strategy"] == s and r["steps"] == Ts), key=lambda r: r["seed"])  # noqa: E731
-        ev[f"T={Ts}"] = {"FT_minus_LPFT_distortion": paired_difference([r["distortion"] for r in pk("FT")],
-                                                                       [r["distortion"] for r in pk("LP-FT")]),
-                         "FT_minus_LPFT_global_drop": paired_difference([r["global_drop"] for r in pk("FT")],
-                                                                        [r["global_drop"] for r in pk("LP-FT")])}
-    status = decide(effects)
+        ev[f"T={Ts}"] = {f"FT_minus_LPFT_{k}": paired_difference(column(rows, k, strategy="FT", steps=Ts),
+                                                                 column(rows, k, strategy="LP-FT", steps=Ts))
+                         for k in ("distortion", "global_drop")}
+    T = max(r["steps"] for r in rows)
+    status = decide(ev[f"T={T}"])  # judged after the most local steps
     return Verdict("chen-fig3a-lpft", "Fig. 3a: LP-FT has lower feature distortion and stable global performance",
                    SRC, status, {**ev, "judged_at_steps": T},
                    notes=UNRESOLVED if status == "not-testable-here" else "",
@@ -219,12 +213,11 @@ def flooding(ctx) -> Verdict:
     rows = studies.flooding_study(ctx.quick, ctx.seed)["rows"]
     ev, effects = {}, {}
     for b in (0.1, 0.5, 1.0):
-        pick = lambda s: sorted((r for r in rows if r["strategy"] == s and r["b"] == b), key=lambda r: r["seed"])  # noqa: E731
-        f, g = pick("FT"), pick("LP-FT")
-        effects[b] = paired_difference([r["global_acc"] for r in g], [r["global_acc"] for r in f])
+        effects[b] = paired_difference(column(rows, "global_acc", strategy="LP-FT", b=b),
+                                       column(rows, "global_acc", strategy="FT", b=b))
         ev[f"b={b}"] = {"LPFT_minus_FT_global_acc": effects[b],
-                        "train_loss_FT": mean_ci([r["train_loss"] for r in f])["mean"],
-                        "train_loss_LPFT": mean_ci([r["train_loss"] for r in g])["mean"]}
+                        "train_loss_FT": mean_ci(column(rows, "train_loss", strategy="FT", b=b))["mean"],
+                        "train_loss_LPFT": mean_ci(column(rows, "train_loss", strategy="LP-FT", b=b))["mean"]}
     status = decide(effects)
     matched = _matched_local(studies.overfitting_curves(ctx.quick, ctx.seed)["curves"])
     ev["regression_equal_local_loss_LPFT_minus_FT_global_loss"] = mean_ci(matched) if len(matched) > 1 else None
@@ -258,8 +251,8 @@ def heterogeneity(ctx) -> Verdict:
     rows = studies.heterogeneity_sweep(ctx.quick, ctx.seed)["rows"]
     effects = {}
     for lam in sorted({r["lam"] for r in rows}):
-        pick = lambda s: sorted((r for r in rows if r["strategy"] == s and r["lam"] == lam), key=lambda r: r["seed"])  # noqa: E731
-        effects[f"lambda={lam}"] = paired_difference([r["global"] for r in pick("FT")], [r["global"] for r in pick("LP-FT")])
+        effects[f"lambda={lam}"] = paired_difference(column(rows, "global", strategy="FT", lam=lam),
+                                                     column(rows, "global", strategy="LP-FT", lam=lam))
     status = decide(effects)
     return Verdict("chen-d3-heterogeneity", "App. D.3: LP-FT beats FT at all heterogeneity levels", SRC, status,
                    {k: {"FT_minus_LPFT_global_loss": v} for k, v in effects.items()},

@@ -4,13 +4,13 @@ from __future__ import annotations
 from lpft_theory import studies
 from lpft_theory.stats import mean_ci, paired_difference
 
-from .verdict import UNRESOLVED, Verdict, decide
+from .verdict import UNRESOLVED, Verdict, column, decide
 
 SRC = "FedPuReL (Hou et al. 2026)"
 
 
 def _col(rows, model, key):
-    return [r[key] for r in sorted((r for r in rows if r["model"] == model), key=lambda r: r["seed"])]
+    return column(rows, key, model=model)
 
 
 def erosion(ctx) -> Verdict:

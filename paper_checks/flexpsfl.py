@@ -4,13 +4,13 @@ from __future__ import annotations
 from lpft_theory import studies
 from lpft_theory.stats import paired_difference
 
-from .verdict import UNRESOLVED, Verdict, decide
+from .verdict import UNRESOLVED, Verdict, column, decide
 
 SRC = "FlexP-SFL (Yuan et al. 2025)"
 
 
 def _col(rows, lam, split, key):
-    return [r[key] for r in sorted((r for r in rows if r["lam"] == lam and r["split"] == split), key=lambda r: r["seed"])]
+    return column(rows, key, lam=lam, split=split)
 
 
 def alignment_global(ctx) -> Verdict:

@@ -39,6 +39,12 @@ class Verdict:
         return asdict(self)
 
 
+def column(rows, key: str, **match) -> list:
+    """``row[key]`` of every row whose fields equal ``match``, ordered by seed (for paired differences)."""
+    picked = sorted((r for r in rows if all(r[k] == v for k, v in match.items())), key=lambda r: r["seed"])
+    return [r[key] for r in picked]
+
+
 def decide(effects: dict, expect_positive: bool = True) -> str:
     """Status from paired-difference intervals (``lpft_theory.stats.paired_difference``).
 

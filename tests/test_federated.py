@@ -108,3 +108,13 @@ def test_delta_c_weighted_ignores_padding():
     F = np.zeros((4, 2))
     G = np.array([[3.0, 4.0], [3.0, 4.0], [100.0, 0.0], [100.0, 0.0]])
     assert delta_c(F, G, weights=np.array([1.0, 1.0, 0.0, 0.0])) == pytest.approx(5.0)
+
+
+def test_per_class_accuracy_definition():
+    from lpft_theory.metrics import per_class_accuracy
+
+    labels = np.array([0, 0, 1, 1, 2])
+    logits = np.eye(3)[[0, 1, 1, 1, 0]]  # predictions 0, 1, 1, 1, 0
+    np.testing.assert_allclose(per_class_accuracy(logits, labels, 3), [0.5, 1.0, 0.0])
+    batched = np.stack([logits, np.eye(3)[labels]])  # a second model that is always right
+    np.testing.assert_allclose(per_class_accuracy(batched, labels, 3), [[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]])

@@ -16,9 +16,9 @@ from functools import lru_cache
 import numpy as np
 
 from .. import _validate as Vd
-from ..data import stack_clients
+from ..data import Samples, stack_clients
 from ..federated import fedavg
-from ..metrics import average_columns, cross_matrix, delta_c, summarize
+from ..metrics import average_columns, cross_matrix, delta_c, per_class_accuracy, summarize
 from ..rng import spawn
 from ..stats import mean_ci
 from ..strategies import flooded, ft, lp, lp_ft, lss, proximal_ft, purified_ft, residual, soup, sparse_ft, split_ft
@@ -63,17 +63,11 @@ def strategies(cfg: RealConfig) -> dict:
             "Residual": residual(2 * e, T), "Split": split_ft(e, T, "cycle", 0.25, "kl")}
 
 
-def _per_class(arch, params, pooled, K=10):
-    pred = np.argmax(arch.predict(params, pooled.X), axis=-1)  # (C, n)
-    return np.array([np.mean(pred[:, pooled.Y == c] == c, axis=-1) for c in range(K)]).T  # (C, K)
-
-
 def run_one(cfg: RealConfig, seed: int) -> dict:
     fed = split(cfg.scenario, cfg.clients, seed)
     arch = MODELS[cfg.model]()
     train, test = stack_clients(fed.train), stack_clients(fed.test)
-    pooled = stack_clients([type(fed.test[0])(np.concatenate([t.X for t in fed.test]),
-                                              np.concatenate([t.Y for t in fed.test]))])[0]
+    pooled = Samples(np.concatenate([t.X for t in fed.test]), np.concatenate([t.Y for t in fed.test]))
     g_init, g_fed, g_strat = spawn(seed, 3)
     sizes = np.array([s.n for s in fed.train], float)
     pG = fedavg(arch, arch.init(g_init), train, cfg.rounds, cfg.local_steps, cfg.fed_eta, loss="ce", weights=sizes,
@@ -90,7 +84,7 @@ def run_one(cfg: RealConfig, seed: int) -> dict:
         r.update(average_columns(r["local"], r["global"], r["worst"]))
         r["delta_c"] = float(np.mean(delta_c(F_G, arch.features(p, test.X), test.weights)))
         if fed.groups is not None:
-            pc = _per_class(arch, p, pooled)
+            pc = per_class_accuracy(arch.predict(p, pooled.X), pooled.Y, arch.p)  # (C, K)
             r.update({g: float(pc[:, idx].mean()) for g, idx in fed.groups.items()})
         rows[name] = r
     # Fig. 2: accuracy over local steps

@@ -17,9 +17,9 @@ import numpy as np
 from .. import _validate as Vd
 from ..data import Moments, Samples
 from ..dynamics import Transform, check_eta, sgd
-from ..losses import softmax
 from ..models import DeepLinear, TwoLayerReLU
 from .base import Strategy, broadcast_clients, n_clients, run_wrapped
+from .fedpurel import teacher_data
 
 ALIGN = ("mse", "kl")
 
@@ -41,17 +41,11 @@ def alignment_grads(arch, params, anchor, data, s: int, align: str = "mse", half
     if isinstance(arch, DeepLinear):
         sub, sp = _sub_network(arch, params, s)
         _, sa = _sub_network(arch, anchor, s)
-        if isinstance(data, Moments):
-            if align != "mse":
-                raise ValueError("align='kl' needs Samples; population Moments support align='mse'")
-            P = sub.predictor(sa)  # (d, h_s): the anchor's map x ↦ h_s
-            C = data.Sigma @ P
-            target = Moments(data.Sigma, C, np.sum(P * C, axis=(-1, -2)))
-            _, g = sub.value_and_grad(sp, target, "mse", half)
-        else:
-            h = sub.predict(sa, data.X)
-            target = Samples(data.X, softmax(h) if align == "kl" else h, data.weights)
-            _, g = sub.value_and_grad(sp, target, "ce" if align == "kl" else "mse", half)
+        if isinstance(data, Moments) and align != "mse":
+            raise ValueError("align='kl' needs Samples; population Moments support align='mse'")
+        loss = "ce" if align == "kl" else "mse"
+        # the anchor's representation h_s(θ_G) is a distillation target, exactly as for a teacher
+        _, g = sub.value_and_grad(sp, teacher_data(sub, sa, data, loss), loss, half)
         g = list(g[:-1]) + [np.swapaxes(g[-1], -1, -2)]
         return tuple(g + zeros[s:])
     if isinstance(arch, TwoLayerReLU):
