@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import chen2025, fedpurel, flexpsfl, kumar2022
+from . import chen2025, chen2025_empirical, fedpurel, flexpsfl, kumar2022
 from .verdict import STATUSES, Verdict
 
-MODULES = {"chen2025": chen2025, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl}
+MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl}
 
 
 @dataclass(frozen=True)
@@ -22,20 +22,31 @@ def all_checks() -> list:
     return [fn for mod in MODULES.values() for fn in mod.CHECKS]
 
 
+def check_ids() -> list[str]:
+    """The id of every check, in report order (known without running anything)."""
+    return [fn.claim_id for fn in all_checks()]
+
+
+def select(only: str | None = None) -> list:
+    """The check functions whose id starts with ``only`` (all when None); refused before any work."""
+    fns = [fn for fn in all_checks() if only is None or fn.claim_id.startswith(only)]
+    if not fns:
+        raise ValueError(f"--only {only!r} matches no check id; ids: {', '.join(check_ids())}")
+    return fns
+
+
 def run_checks(quick: bool = True, seed: int = 0, only: str | None = None, progress=None) -> list[Verdict]:
     """Run every check (or those whose id starts with ``only``); ``progress(verdict)`` after each."""
     ctx = Context(quick, seed)
-    out, ids = [], []
-    for fn in all_checks():
+    out = []
+    for fn in select(only):
         v = fn(ctx)
-        ids.append(v.id)
-        if only is None or v.id.startswith(only):
-            out.append(v)
+        if v.id != fn.claim_id:
+            raise RuntimeError(f"{fn.__name__} is registered as {fn.claim_id!r} but returned {v.id!r}")
+        out.append(v)
         if progress is not None:
             progress(v)
-    if only is not None and not out:
-        raise ValueError(f"--only {only!r} matches no check id; ids: {ids}")
     return out
 
 
-__all__ = ["Verdict", "STATUSES", "Context", "run_checks", "all_checks", "MODULES"]
+__all__ = ["Verdict", "STATUSES", "Context", "run_checks", "all_checks", "check_ids", "select", "MODULES"]

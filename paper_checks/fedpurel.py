@@ -4,7 +4,7 @@ from __future__ import annotations
 from lpft_theory import studies
 from lpft_theory.stats import mean_ci, paired_difference
 
-from .verdict import UNRESOLVED, Verdict, column, decide
+from .verdict import Verdict, claim, column, judge
 
 SRC = "FedPuReL (Hou et al. 2026)"
 
@@ -13,10 +13,12 @@ def _col(rows, model, key):
     return column(rows, key, model=model)
 
 
+@claim("fedpurel-erosion")
 def erosion(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, "FedAvg", "balanced"), _col(rows, "zero-shot", "balanced"))
-    status = decide({"balanced": d}, expect_positive=False)
+    j = judge({"balanced": d}, expect_positive=False)
+    status = j.status
     ok = status != "refuted"
     return Verdict("fedpurel-erosion", "Fine-tuning the global model on long-tailed data erodes the zero-shot model's "
                    "class balance: global (balanced) accuracy falls below zero-shot", SRC, status,
@@ -24,9 +26,10 @@ def erosion(ctx) -> Verdict:
                     "tail_acc": {m: mean_ci(_col(rows, m, "tail"))["mean"] for m in ("zero-shot", "FedAvg")}},
                    counterexample={} if ok else {"study": "lpft_theory.studies.longtail_study"},
                    notes="Linear analogue: frozen features, prototype head without class frequencies, FedAvg on the head."
-                   + ("" if status != "not-testable-here" else " " + UNRESOLVED))
+                   + ("" if status not in ("not-testable-here", "mixed") else " " + j.reason), sides=j.sides if status == "mixed" else {})
 
 
+@claim("fedpurel-purification")
 def purification(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     vs_plain = paired_difference(_col(rows, "FedAvg+purify", "balanced"), _col(rows, "FedAvg", "balanced"))
@@ -47,6 +50,7 @@ def purification(ctx) -> Verdict:
                                                                     "purified_minus_zero_shot": vs_zs})
 
 
+@claim("fedpurel-residual-tail")
 def residual_tail(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     controlled = paired_difference(_col(rows, "purify+residual (FedPuReL)", "tail"), _col(rows, "purify+FT", "tail"))
@@ -72,15 +76,17 @@ def residual_tail(ctx) -> Verdict:
                                                                     "controlled_difference": controlled})
 
 
+@claim("fedpurel-bias-passed-on")
 def bias_passed_on(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, "zero-shot", "tail"), _col(rows, "FedAvg+FT", "tail"))
     h = paired_difference(_col(rows, "FedAvg+FT", "head"), _col(rows, "FedAvg+FT", "tail"))
-    status = decide({"tail_loss": d, "head_over_tail": h})
+    j = judge({"tail_loss": d, "head_over_tail": h})
+    status = j.status
     return Verdict("fedpurel-bias-passed-on", "Usual personalization (FT from the fine-tuned global model) passes the "
                    "head-class bias on", SRC, status,
                    {"zero_shot_minus_FedAvg+FT_tail_acc": d, "FedAvg+FT_head_minus_tail_acc": h},
-                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   notes=j.reason if status in ("not-testable-here", "mixed") else "", sides=j.sides if status == "mixed" else {},
                    counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.longtail_study"})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from lpft_theory import studies
 from lpft_theory.stats import paired_difference
 
-from .verdict import UNRESOLVED, Verdict, column, decide
+from .verdict import Verdict, claim, column, judge
 
 SRC = "FlexP-SFL (Yuan et al. 2025)"
 
@@ -13,29 +13,33 @@ def _col(rows, lam, split, key):
     return column(rows, key, lam=lam, split=split)
 
 
+@claim("flexpsfl-alignment")
 def alignment_global(ctx) -> Verdict:
     rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
     g = paired_difference(_col(rows, 0.0, "cycle", "global"), _col(rows, 0.25, "cycle", "global"))
     loc = paired_difference(_col(rows, 0.25, "cycle", "local"), _col(rows, 0.0, "cycle", "local"))
-    status = decide({"global": g})
+    j = judge({"global": g})
+    status = j.status
     return Verdict("flexpsfl-alignment", "The alignment term (lambda = 0.25) makes personalized models better on "
                    "global data than no alignment (lambda = 0)", SRC, status,
                    {"global_loss_gain_(lam0_minus_lam0.25)": g, "local_loss_cost_(lam0.25_minus_lam0)": loc,
                     "splits": "heterogeneous: s_k = k mod (L + 1)"},
                    counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.split_study"},
                    notes="Deep linear net (3 hidden layers), combined shift, server layers frozen during PFT."
-                   + ("" if status != "not-testable-here" else " " + UNRESOLVED))
+                   + ("" if status not in ("not-testable-here", "mixed") else " " + j.reason), sides=j.sides if status == "mixed" else {})
 
 
+@claim("flexpsfl-split-depth")
 def deeper_split_more_personal(ctx) -> Verdict:
     rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, 0.0, "1", "local"), _col(rows, 0.0, "3", "local"))
     gl = paired_difference(_col(rows, 0.0, "3", "global"), _col(rows, 0.0, "1", "global"))
-    status = decide({"local": d})
+    j = judge({"local": d})
+    status = j.status
     return Verdict("flexpsfl-split-depth", "A larger client-side split s_k (more personal layers, more client compute) "
                    "personalizes more", SRC, status,
                    {"local_loss_s1_minus_s3": d, "global_loss_s3_minus_s1": gl},
-                   notes=UNRESOLVED if status == "not-testable-here" else "",
+                   notes=j.reason if status in ("not-testable-here", "mixed") else "", sides=j.sides if status == "mixed" else {},
                    counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.split_study"})
 
 

@@ -8,7 +8,7 @@ from lpft_theory import gradient_descent, gradient_flow, two_layer
 from lpft_theory.strategies import lp_ft
 from lpft_theory.theory import kumar as K
 
-from .verdict import Verdict
+from .verdict import Verdict, claim
 
 SRC = "Kumar et al. 2022"
 
@@ -21,6 +21,7 @@ def _problems(ctx, eps_values=(0.0, 0.1, 0.3)):
             yield eps, sc, two_layer(16, 2), sc.truth
 
 
+@claim("kumar-lemma-A.3")
 def lemma_a3(ctx) -> Verdict:
     worst = 0.0
     for eps, sc, arch, t in _problems(ctx):
@@ -35,6 +36,7 @@ def lemma_a3(ctx) -> Verdict:
                    counterexample={} if ok else {"max_drift": worst})
 
 
+@claim("kumar-balancedness")
 def balancedness(ctx) -> Verdict:
     flow_err, gd_err = 0.0, 0.0
     for eps, sc, arch, t in _problems(ctx, (0.1,)):
@@ -72,6 +74,7 @@ def theorem_3_1(ctx, eps_power: int) -> Verdict:
                    notes="Checked under gradient flow (solve_ivp, rtol 1e-10). The bound is loose (slack above).")
 
 
+@claim("kumar-thm-3.2")
 def theorem_3_2(ctx) -> Verdict:
     ratios = {}
     for eps in (0.2, 0.05, 0.0125):
@@ -92,6 +95,7 @@ def theorem_3_2(ctx) -> Verdict:
                    counterexample={} if ok else {"ratios": ratios}, notes="Gaussian ID data; min over the FT trajectory.")
 
 
+@claim("kumar-prop-3.1")
 def proposition_3_1(ctx) -> Verdict:
     sc = synthetic.kumar(16, 2, 6, eps=0.3, sigma_v0=0.5, rng=ctx.seed + 7)
     t, arch = sc.truth, two_layer(16, 2)
@@ -108,6 +112,7 @@ def proposition_3_1(ctx) -> Verdict:
                    counterexample={} if ok else {"seed": ctx.seed + 7})
 
 
+@claim("kumar-prop-3.2")
 def proposition_3_2(ctx) -> Verdict:
     lp_max, ft_min = 0.0, np.inf
     for eps, sc, arch, t in _problems(ctx, (0.0,)):
@@ -123,6 +128,7 @@ def proposition_3_2(ctx) -> Verdict:
                    counterexample={} if ok else {"LP-FT_max": lp_max, "FT_min": ft_min})
 
 
+@claim("kumar-living17")
 def living17(ctx) -> Verdict:
     sc = synthetic.kumar(16, 2, 6, eps=0.1, sigma_v0=0.5, rng=ctx.seed)
     t, arch = sc.truth, two_layer(16, 2)
@@ -139,5 +145,15 @@ def living17(ctx) -> Verdict:
                          "mean ||(B - B_0)x|| on fresh Gaussian x) in the evidence.")
 
 
-CHECKS = [lemma_a3, balancedness, lambda ctx: theorem_3_1(ctx, 1), lambda ctx: theorem_3_1(ctx, 2), theorem_3_2,
+@claim("kumar-thm-3.1-eps1")
+def theorem_3_1_eps1(ctx) -> Verdict:
+    return theorem_3_1(ctx, 1)
+
+
+@claim("kumar-thm-3.1-eps2")
+def theorem_3_1_eps2(ctx) -> Verdict:
+    return theorem_3_1(ctx, 2)
+
+
+CHECKS = [lemma_a3, balancedness, theorem_3_1_eps1, theorem_3_1_eps2, theorem_3_2,
           proposition_3_1, proposition_3_2, living17]

@@ -1,9 +1,15 @@
-"""The Verdict contract (DESIGN.md): every claim check returns one of these, with its evidence."""
+"""The Verdict contract (DESIGN.md): every claim check returns one of these, with its evidence.
+
+Statuses are never written as literals by a check: they come from the shared decision rules below
+(:func:`judge` for effects with intervals, :func:`condition_status` for a stated condition checked
+against simulation, :func:`bound_status` for a bound checked along trajectories), so that a check fed
+a wrong condition or a wrong bound stops confirming (the mutation tests in ``tests/``).
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-STATUSES = ("confirmed", "confirmed-under-condition", "refuted", "not-testable-here")
+STATUSES = ("confirmed", "confirmed-under-condition", "mixed", "refuted", "not-testable-here")
 
 
 @dataclass
@@ -12,7 +18,9 @@ class Verdict:
 
     ``condition`` / ``condition_words``: for ``confirmed-under-condition`` (a formula and its reading).
     ``counterexample``: for ``refuted`` (and for the failing side of a condition): a configuration and a
-    command or Python call anyone can rerun. ``evidence``: the numbers the verdict rests on.
+    command or Python call anyone can rerun. ``sides``: for ``mixed`` — the setting → ``"for"`` /
+    ``"against"`` / ``"unresolved"`` map, with at least one setting on each side. ``evidence``: the numbers
+    the verdict rests on. ``notes``: for ``not-testable-here``, the real reason (computed, not a stock note).
     """
 
     id: str
@@ -24,6 +32,7 @@ class Verdict:
     condition_words: str = ""
     counterexample: dict = field(default_factory=dict)
     notes: str = ""
+    sides: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -34,9 +43,22 @@ class Verdict:
             raise ValueError(f"{self.id}: refuted needs a concrete counterexample")
         if self.status == "not-testable-here" and not self.notes:
             raise ValueError(f"{self.id}: not-testable-here needs the reason in notes")
+        if self.status == "mixed" and not {"for", "against"} <= set(self.sides.values()):
+            raise ValueError(f"{self.id}: mixed needs sides with at least one setting 'for' and one 'against'")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def claim(claim_id: str):
+    """Mark a check function with the id of the verdict it returns, so checks can be selected by id
+    (``lpft check --only``) before anything is computed."""
+
+    def mark(fn):
+        fn.claim_id = claim_id
+        return fn
+
+    return mark
 
 
 def column(rows, key: str, **match) -> list:
@@ -45,21 +67,72 @@ def column(rows, key: str, **match) -> list:
     return [r[key] for r in picked]
 
 
-def decide(effects: dict, expect_positive: bool = True) -> str:
-    """Status from paired-difference intervals (``lpft_theory.stats.paired_difference``).
+@dataclass(frozen=True)
+class Judgement:
+    """What :func:`judge` decides: the status, the side of every setting, and the reason in words."""
 
-    ``confirmed``: every interval lies on the expected side of 0. ``refuted``: some interval lies on the
-    wrong side. Otherwise the seeds do not resolve the effect: ``not-testable-here`` (rerun without
-    ``--quick`` for more seeds) — a check that cannot tell is not allowed to call it either way.
+    status: str
+    sides: dict
+    reason: str
+
+
+def _fmt(e: dict) -> str:
+    mean = f"{e['mean']:.4g} " if "mean" in e else ""
+    return f"{mean}[{e['lo']:.4g}, {e['hi']:.4g}] (n = {e.get('n', '?')})"
+
+
+def judge(effects: dict, expect_positive: bool = True) -> Judgement:
+    """Status from interval estimates (``lpft_theory.stats``: ``mean``, ``lo``, ``hi``), one per setting.
+
+    A setting is ``for`` the claim when its interval lies on the expected side of 0, ``against`` when it
+    lies on the other side, ``unresolved`` when it contains 0. ``confirmed``: every setting for.
+    ``mixed``: some for and some against. ``refuted``: some against, none for. Otherwise
+    ``not-testable-here``, with the unresolved settings and their intervals as the reason.
     """
+    if not effects:
+        raise ValueError("judge needs at least one effect")
     sign = 1.0 if expect_positive else -1.0
-    right = [sign * e["lo"] > 0 if sign > 0 else sign * e["hi"] > 0 for e in effects.values()]
-    wrong = [sign * e["hi"] < 0 if sign > 0 else sign * e["lo"] < 0 for e in effects.values()]
-    if all(right):
-        return "confirmed"
-    if any(wrong):
-        return "refuted"
-    return "not-testable-here"
+    sides = {}
+    for k, e in effects.items():
+        lo, hi = sorted((sign * e["lo"], sign * e["hi"]))
+        sides[str(k)] = "for" if lo > 0 else ("against" if hi < 0 else "unresolved")
+    n_for = sum(s == "for" for s in sides.values())
+    n_against = sum(s == "against" for s in sides.values())
+    unresolved = [k for k, s in sides.items() if s == "unresolved"]
+    if n_for == len(sides):
+        status = "confirmed"
+    elif n_for and n_against:
+        status = "mixed"
+    elif n_against:
+        status = "refuted"
+    else:
+        status = "not-testable-here"
+    side_word = "positive" if expect_positive else "negative"
+    parts = []
+    if unresolved:
+        parts.append("interval contains 0 at " + "; ".join(f"{k}: {_fmt(effects[k])}" for k in unresolved))
+    for word in ("for", "against"):
+        ks = [k for k, s in sides.items() if s == word]
+        if ks:
+            parts.append(f"{word} the claim (expected {side_word}) at " + ", ".join(ks))
+    return Judgement(status, sides, "; ".join(parts) + ".")
 
 
-UNRESOLVED = "The confidence intervals include 0 at this number of seeds; rerun without --quick (more seeds)."
+def decide(effects: dict, expect_positive: bool = True) -> str:
+    """The status of :func:`judge` alone."""
+    return judge(effects, expect_positive).status
+
+
+def condition_status(agree: int, total: int, closed_form_ok: bool) -> str:
+    """A stated condition is ``confirmed-under-condition`` only if it predicted the simulated outcome in
+    every instance tried and the closed form matched the simulation; otherwise ``refuted``."""
+    if total <= 0:
+        raise ValueError(f"condition_status needs at least one instance, got total={total}")
+    return "confirmed-under-condition" if agree == total and closed_form_ok else "refuted"
+
+
+def bound_status(violations: int, total: int) -> str:
+    """A bound checked on ``total`` instances/trajectories: ``confirmed`` iff it is never violated."""
+    if total <= 0:
+        raise ValueError(f"bound_status needs at least one instance, got total={total}")
+    return "confirmed" if violations == 0 else "refuted"

@@ -8,7 +8,7 @@ import figures
 from lpft_theory import studies
 from lpft_theory.cli import main
 from paper_checks.report import reproduce
-from paper_checks.verdict import STATUSES, Verdict, decide
+from paper_checks.verdict import STATUSES, Verdict, bound_status, condition_status, decide, judge
 
 EXPECTED_IDS = {
     "chen-lemma-4.3", "chen-thm-4.4", "chen-thm-4.5", "chen-remark-4.6", "chen-fig2-overfitting",
@@ -104,7 +104,39 @@ def test_decide_needs_the_interval_to_clear_zero():
     assert decide({"a": pos}) == "confirmed" and decide({"a": neg}) == "refuted"
     assert decide({"a": zero}) == "not-testable-here"
     assert decide({"a": neg}, expect_positive=False) == "confirmed"
-    assert decide({"a": pos, "b": neg}) == "refuted"
+    assert decide({"a": pos, "b": neg}) == "mixed" and decide({"a": zero, "b": neg}) == "refuted"
+    assert decide({"a": pos, "b": zero}) == "not-testable-here"
+
+
+def test_judge_gives_sides_and_a_computed_reason():
+    pos, neg = {"mean": 0.2, "lo": 0.1, "hi": 0.3, "n": 5}, {"mean": -0.2, "lo": -0.3, "hi": -0.1, "n": 5}
+    zero = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 5}
+    j = judge({"b=0.1": pos, "b=1.0": neg, "b=0.5": zero})
+    assert j.status == "mixed" and j.sides == {"b=0.1": "for", "b=1.0": "against", "b=0.5": "unresolved"}
+    assert "b=0.5: 0.05 [-0.1, 0.2] (n = 5)" in j.reason and "against the claim" in j.reason
+    Verdict("x", "c", "s", "mixed", sides=j.sides)
+    with pytest.raises(ValueError, match="mixed needs sides"):
+        Verdict("x", "c", "s", "mixed", sides={"a": "for"})
+
+
+def test_condition_and_bound_rules_stop_confirming_on_one_failure():
+    assert condition_status(10, 10, True) == "confirmed-under-condition"
+    assert condition_status(9, 10, True) == "refuted" and condition_status(10, 10, False) == "refuted"
+    assert bound_status(0, 5) == "confirmed" and bound_status(1, 5) == "refuted"
+    with pytest.raises(ValueError):
+        condition_status(0, 0, True)
+
+
+def test_only_is_resolved_before_any_check_runs(monkeypatch):
+    import paper_checks
+
+    def boom(ctx):
+        raise AssertionError("a check ran")
+
+    boom.claim_id = "zzz-never"
+    monkeypatch.setattr(paper_checks, "all_checks", lambda: [boom])
+    with pytest.raises(ValueError, match="matches no check id"):
+        paper_checks.run_checks(only="nonsense")
 
 
 def test_check_cli_only_and_bad_only(capsys, tmp_path):
