@@ -8,8 +8,12 @@ import importlib
 
 from . import _style
 
-NAMES = ["kumar_toy", "kumar_bound", "lemma43", "phase_diagram", "lambda_star", "overfitting",
-         "distortion_scatter", "flooding", "overlap", "longtail", "split", "fedavg_angles", "real_digits"]
+NAMES = [
+    "kumar_toy", "kumar_bound", "lemma43", "phase_diagram", "lambda_star", "overlap",  # theorems and bounds
+    "overfitting", "distortion_scatter", "flooding", "longtail", "split",  # synthetic empirical analogues
+    "fedavg_angles",  # what FedAvg learns
+    "real_digits",  # real images
+]
 FORMATS = ("png", "pdf", "svg")
 
 

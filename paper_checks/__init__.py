@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import chen2025, chen2025_empirical, fedpurel, flexpsfl, kumar2022
+from . import chen2025, chen2025_empirical, chen2025_real, fedpurel, flexpsfl, kumar2022
 from .verdict import STATUSES, Verdict
 
-MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl}
+MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl}
 
 
 @dataclass(frozen=True)

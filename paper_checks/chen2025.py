@@ -15,6 +15,7 @@ from lpft_theory.theory import chen
 from .verdict import Verdict, claim
 
 SRC = "Chen et al. 2025"
+TITLE = "Chen et al. 2025 — A Closer Look at Personalized Fine-Tuning in Heterogeneous FL"
 TABLE2 = Path(__file__).resolve().parent / "data" / "chen2025_table2.csv"  # copy of spec/chen2025_table2.csv
 
 
@@ -32,7 +33,7 @@ def _instances(ctx, n_quick=8, n_full=40):
                    eta=float(g.uniform(0.01, 0.5)), seed=int(g.integers(1 << 30)))
 
 
-@claim("chen-lemma-4.3")
+@claim("chen-lemma-4.3", figure="lemma43")
 def lemma_4_3(ctx) -> Verdict:
     errs = []
     for p in _instances(ctx):
@@ -52,7 +53,7 @@ def lemma_4_3(ctx) -> Verdict:
                    notes="The printed formula is lost; derived from Assumption 4.1 (sympy: theory/symbolic.py).")
 
 
-@claim("chen-thm-4.4")
+@claim("chen-thm-4.4", figure="phase_diagram")
 def theorem_4_4(ctx) -> Verdict:
     agree, total, errs = 0, 0, []
     for p in _instances(ctx):
@@ -83,7 +84,7 @@ def theorem_4_4(ctx) -> Verdict:
               "global loss 2 lambda^2 (1 - omega), so FT and LP-FT coincide at convergence.")
 
 
-@claim("chen-thm-4.5")
+@claim("chen-thm-4.5", figure="lambda_star")
 def theorem_4_5(ctx) -> Verdict:
     g = np.random.default_rng(ctx.seed + 1)
     counts = {"lambda*=inf": 0, "finite lambda*": 0, "fails at small lambda": 0}
@@ -124,7 +125,7 @@ def theorem_4_5(ctx) -> Verdict:
                         "meaning": "q_0 < 0: FT has the lower global loss for every small lambda"})
 
 
-@claim("chen-remark-4.6")
+@claim("chen-remark-4.6", figure="lambda_star")
 def beyond_lambda_star(ctx) -> Verdict:
     """The reviewers' question: λ > λ*."""
     r = chen.lambda_star(chen.combined_gap_coeffs(*_case_args()))

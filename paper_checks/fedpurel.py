@@ -7,13 +7,14 @@ from lpft_theory.stats import mean_ci, paired_difference
 from .verdict import Verdict, claim, column, judge
 
 SRC = "FedPuReL (Hou et al. 2026)"
+TITLE = "FedPuReL (Hou et al. 2026) — long-tailed personalized FL"
 
 
 def _col(rows, model, key):
     return column(rows, key, model=model)
 
 
-@claim("fedpurel-erosion")
+@claim("fedpurel-erosion", figure="longtail")
 def erosion(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, "FedAvg", "balanced"), _col(rows, "zero-shot", "balanced"))
@@ -29,7 +30,7 @@ def erosion(ctx) -> Verdict:
                    + ("" if status not in ("not-testable-here", "mixed") else " " + j.reason), sides=j.sides if status == "mixed" else {})
 
 
-@claim("fedpurel-purification")
+@claim("fedpurel-purification", figure="longtail")
 def purification(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     vs_plain = paired_difference(_col(rows, "FedAvg+purify", "balanced"), _col(rows, "FedAvg", "balanced"))
@@ -50,7 +51,7 @@ def purification(ctx) -> Verdict:
                                                                     "purified_minus_zero_shot": vs_zs})
 
 
-@claim("fedpurel-residual-tail")
+@claim("fedpurel-residual-tail", figure="longtail")
 def residual_tail(ctx) -> Verdict:
     rows = studies.longtail_study(ctx.quick, ctx.seed)["rows"]
     controlled = paired_difference(_col(rows, "purify+residual (FedPuReL)", "tail"), _col(rows, "purify+FT", "tail"))

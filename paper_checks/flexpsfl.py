@@ -7,13 +7,14 @@ from lpft_theory.stats import paired_difference
 from .verdict import Verdict, claim, column, judge
 
 SRC = "FlexP-SFL (Yuan et al. 2025)"
+TITLE = "FlexP-SFL (Yuan et al. 2025) — flexible personalized split FL"
 
 
 def _col(rows, lam, split, key):
     return column(rows, key, lam=lam, split=split)
 
 
-@claim("flexpsfl-alignment")
+@claim("flexpsfl-alignment", figure="split")
 def alignment_global(ctx) -> Verdict:
     rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
     g = paired_difference(_col(rows, 0.0, "cycle", "global"), _col(rows, 0.25, "cycle", "global"))
@@ -29,7 +30,7 @@ def alignment_global(ctx) -> Verdict:
                    + ("" if status not in ("not-testable-here", "mixed") else " " + j.reason), sides=j.sides if status == "mixed" else {})
 
 
-@claim("flexpsfl-split-depth")
+@claim("flexpsfl-split-depth", figure="split")
 def deeper_split_more_personal(ctx) -> Verdict:
     rows = studies.split_study(ctx.quick, ctx.seed)["rows"]
     d = paired_difference(_col(rows, 0.0, "1", "local"), _col(rows, 0.0, "3", "local"))

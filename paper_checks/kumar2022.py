@@ -11,6 +11,7 @@ from lpft_theory.theory import kumar as K
 from .verdict import Verdict, claim
 
 SRC = "Kumar et al. 2022"
+TITLE = "Kumar et al. 2022 — Fine-Tuning can Distort Pretrained Features"
 
 
 def _problems(ctx, eps_values=(0.0, 0.1, 0.3)):
@@ -21,7 +22,7 @@ def _problems(ctx, eps_values=(0.0, 0.1, 0.3)):
             yield eps, sc, two_layer(16, 2), sc.truth
 
 
-@claim("kumar-lemma-A.3")
+@claim("kumar-lemma-A.3", figure="kumar_toy")
 def lemma_a3(ctx) -> Verdict:
     worst = 0.0
     for eps, sc, arch, t in _problems(ctx):
@@ -145,12 +146,12 @@ def living17(ctx) -> Verdict:
                          "mean ||(B - B_0)x|| on fresh Gaussian x) in the evidence.")
 
 
-@claim("kumar-thm-3.1-eps1")
+@claim("kumar-thm-3.1-eps1", figure="kumar_bound")
 def theorem_3_1_eps1(ctx) -> Verdict:
     return theorem_3_1(ctx, 1)
 
 
-@claim("kumar-thm-3.1-eps2")
+@claim("kumar-thm-3.1-eps2", figure="kumar_bound")
 def theorem_3_1_eps2(ctx) -> Verdict:
     return theorem_3_1(ctx, 2)
 

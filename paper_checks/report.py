@@ -13,19 +13,9 @@ from lpft_theory.io import to_json, write_text_atomic
 from lpft_theory.theory import symbolic
 
 from . import MODULES, run_checks
-from .verdict import STATUSES
+from .verdict import FIGURE_OF, STATUSES
 
-TITLES = {"Chen et al. 2025": "Chen et al. 2025 — A Closer Look at Personalized Fine-Tuning in Heterogeneous FL",
-          "Kumar et al. 2022": "Kumar et al. 2022 — Fine-Tuning can Distort Pretrained Features",
-          "FedPuReL (Hou et al. 2026)": "FedPuReL (Hou et al. 2026) — long-tailed personalized FL",
-          "FlexP-SFL (Yuan et al. 2025)": "FlexP-SFL (Yuan et al. 2025) — flexible personalized split FL"}
-FIGURE_OF = {"chen-lemma-4.3": "lemma43", "chen-thm-4.4": "phase_diagram", "chen-thm-4.5": "lambda_star",
-             "chen-remark-4.6": "lambda_star", "chen-fig2-overfitting": "overfitting",
-             "chen-fig3a-correlation": "distortion_scatter", "chen-fig3a-lpft": "distortion_scatter",
-             "chen-fig3b-flooding": "flooding", "kumar-lemma-A.3": "kumar_toy", "kumar-thm-3.1-eps1": "kumar_bound",
-             "kumar-thm-3.1-eps2": "kumar_bound", "fedpurel-erosion": "longtail", "fedpurel-purification": "longtail",
-             "fedpurel-residual-tail": "longtail", "flexpsfl-alignment": "split", "flexpsfl-split-depth": "split",
-             "chen-real-best-global": "real_digits", "chen-real-overfitting": "real_digits"}
+
 
 
 def _num(x) -> str:
@@ -65,11 +55,12 @@ def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
            "| claim | source | verdict | condition |", "|---|---|---|---|"]
     for v in verdicts:
         out.append(f"| `{v.id}` {v.claim} | {v.source} | **{v.status}** | {v.condition or '—'} |")
-    for src in dict.fromkeys(mod.SRC for mod in MODULES.values()):  # one section per paper
+    titles = {mod.SRC: mod.TITLE for mod in MODULES.values()}
+    for src, title in titles.items():  # one section per paper
         vs = [v for v in verdicts if v.source == src]
         if not vs:
             continue
-        out += ["", f"## {TITLES.get(src, src)}"]
+        out += ["", f"## {title}"]
         for v in vs:
             out += ["", f"### `{v.id}` — {v.status}", "", f"*Claim.* {v.claim}", ""]
             if v.condition:

@@ -50,12 +50,18 @@ class Verdict:
         return asdict(self)
 
 
-def claim(claim_id: str):
+FIGURE_OF: dict = {}
+"""claim id → the figure (``figures.NAMES``) the report shows beside it; filled by :func:`claim`."""
+
+
+def claim(claim_id: str, figure: str | None = None):
     """Mark a check function with the id of the verdict it returns, so checks can be selected by id
-    (``lpft check --only``) before anything is computed."""
+    (``lpft check --only``) before anything is computed; ``figure`` is shown beside it in the report."""
 
     def mark(fn):
         fn.claim_id = claim_id
+        if figure is not None:
+            FIGURE_OF[claim_id] = figure
         return fn
 
     return mark
