@@ -25,8 +25,28 @@ from .models import DeepLinear, Params, batch_shape
 DIVERGENCE_FACTOR = 1e8  # a loss 10^8 times its starting value (and >= 1) counts as divergence
 
 
+RISE_TOL = 1e-9  # relative rise of the training loss tolerated as round-off by the instability guard
+
+
 class DivergenceError(FloatingPointError):
     """Raised when the loss becomes non-finite (or astronomically large) during training."""
+
+
+class InstabilityError(DivergenceError):
+    """Raised (with ``stop_on_rise``) when the training loss rises by more than the tolerance."""
+
+
+def loss_rise(losses) -> np.ndarray:
+    """Largest relative one-step rise of the training loss per configuration,
+    ``max_t (L_{t+1} − L_t) / max(|L_t|, 1e-300)``, clipped at 0 (0 for a monotone run).
+
+    ``losses`` has shape ``(steps + 1, *batch)`` as in :class:`Trajectory`.
+    """
+    L = np.asarray(losses, dtype=np.float64)
+    if L.shape[0] < 2:
+        return np.zeros(L.shape[1:])
+    rel = np.diff(L, axis=0) / np.maximum(np.abs(L[:-1]), 1e-300)
+    return np.maximum(rel.max(axis=0), 0.0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,15 @@ class Trajectory:
     snapshots: list | None = None  # params at every recorded step
     times: np.ndarray | None = None
 
+    @property
+    def max_rise(self) -> np.ndarray:
+        """Per configuration, the largest relative rise of the training loss (:func:`loss_rise`)."""
+        return loss_rise(self.losses)
+
+    def unstable(self, tol: float = RISE_TOL) -> np.ndarray:
+        """Per configuration: did the training loss rise by more than ``tol`` (relative) at some step?"""
+        return self.max_rise > tol
+
 
 def stable_step(arch, params: Params, data, half: bool = False) -> tuple[float, bool]:
     """Largest stable GD step: exact ``2/λ_max(∇²L)`` for the linear model, else a Gauss–Newton estimate.
@@ -115,24 +144,31 @@ def stable_step(arch, params: Params, data, half: bool = False) -> tuple[float, 
     return 2.0 / (factor * lam * max(curv, 1e-300)), False
 
 
-def _raise_divergence(arch, params0, data, half, t, transform_state, losses, limit):
-    bad = ~np.isfinite(losses) | (np.abs(losses) > limit)
+def _raise_divergence(arch, params0, data, half, t, transform_state, bad, what, error=DivergenceError):
     where = np.argwhere(np.atleast_1d(bad))
     eta = transform_state.get("eta") if isinstance(transform_state, dict) else None
     eta_txt = "" if eta is None else f" with step size eta={eta[0] if len(set(map(repr, eta))) == 1 else eta}"
     est, exact = stable_step(arch, params0, data, half)
     hint = ("" if not np.isfinite(est) else
             f"; the largest stable step is {est:.4g}" + ("" if exact else " (Gauss-Newton estimate at the start)"))
-    raise DivergenceError(
-        f"training diverged at step {t}{eta_txt}: loss became non-finite or grew {DIVERGENCE_FACTOR:g}-fold "
-        f"in {int(bad.sum())} configuration(s) (first at batch index {tuple(int(i) for i in where[0]) if where.size else ()}){hint}"
+    raise error(
+        f"training {'diverged' if error is DivergenceError else 'became unstable'} at step {t}{eta_txt}: {what} "
+        f"in {int(np.sum(bad))} configuration(s) (first at batch index {tuple(int(i) for i in where[0]) if where.size else ()}){hint}"
     )
 
 
 def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: str = "mse", half: bool = False,
-        record_params: bool = False) -> Trajectory:
-    """``steps`` iterations of ``θ ← θ − update(∇L(θ))``; losses recorded before each step and at the end."""
+        record_params: bool = False, stop_on_rise: float | None = None) -> Trajectory:
+    """``steps`` iterations of ``θ ← θ − update(∇L(θ))``; losses recorded before each step and at the end.
+
+    Guards: a non-finite loss (or one ``DIVERGENCE_FACTOR`` times the start) raises
+    :class:`DivergenceError`. A finite rise of the loss is recorded (``Trajectory.max_rise`` /
+    ``unstable()``); with ``stop_on_rise=tol`` a relative rise above ``tol`` raises
+    :class:`InstabilityError` instead (both messages name the step size and the largest stable step).
+    """
     steps = Vd.integer("steps", steps, min_value=0)
+    if stop_on_rise is not None:
+        stop_on_rise = Vd.nonnegative("stop_on_rise", stop_on_rise)
     params = arch.check_params(params)
     params0 = params
     state = transform.init(params)
@@ -144,7 +180,14 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
         if limit is None:  # divergence: non-finite, or DIVERGENCE_FACTOR times the starting loss (and >= 1)
             limit = DIVERGENCE_FACTOR * np.maximum(np.abs(value), 1.0)
         if not np.all(np.isfinite(value)) or np.any(np.abs(value) > limit):
-            _raise_divergence(arch, params0, data, half, t, state, np.asarray(value), limit)
+            v = np.asarray(value)
+            _raise_divergence(arch, params0, data, half, t, state, ~np.isfinite(v) | (np.abs(v) > limit),
+                              f"loss became non-finite or grew {DIVERGENCE_FACTOR:g}-fold")
+        if stop_on_rise is not None and t > 0:
+            rose = (np.asarray(value) - losses[-2]) > stop_on_rise * np.maximum(np.abs(losses[-2]), 1e-300)
+            if np.any(rose):
+                _raise_divergence(arch, params0, data, half, t, state, rose,
+                                  f"the training loss rose by more than {stop_on_rise:g} (relative)", InstabilityError)
         if t == steps:
             break
         step, state = transform.update(grads, state, params, value, t)
@@ -201,5 +244,5 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
     return Trajectory(snaps[-1], losses, snaps, times=t_eval)
 
 
-__all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "sgd", "run", "gradient_descent", "gradient_flow",
+__all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "InstabilityError", "loss_rise", "RISE_TOL", "sgd", "run", "gradient_descent", "gradient_flow",
            "stable_step", "per_block", "batch_shape"]

@@ -73,6 +73,46 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
     return FedAvgResult(params, history, gl)
 
 
+@dataclass
+class Plateau:
+    """What :func:`to_plateau` returns: the model at the stopping round and the validation curve."""
+
+    params: Params
+    rounds: int  # rounds run in total
+    curve: list  # (round, validation score) after every chunk, round 0 first
+    converged: bool  # False when max_rounds was reached before the plateau
+
+
+def to_plateau(advance, evaluate, params: Params, *, chunk: int, max_rounds: int, patience: int = 3,
+               rel_tol: float = 1e-3) -> Plateau:
+    """Train until the validation score stops improving (a stopping rule, not a fixed round count).
+
+    ``advance(params, n)`` runs ``n`` more rounds and returns the new params; ``evaluate(params)`` is a
+    validation score, lower is better (a loss, or 1 − accuracy). Stops after ``patience`` chunks of
+    ``chunk`` rounds in a row without a relative improvement of ``rel_tol`` over the best score so far,
+    or at ``max_rounds``; returns the params at the stop with the whole curve.
+    """
+    chunk = V.integer("chunk", chunk, min_value=1)
+    max_rounds = V.integer("max_rounds", max_rounds, min_value=chunk)
+    patience = V.integer("patience", patience, min_value=1)
+    rel_tol = V.nonnegative("rel_tol", rel_tol)
+    best = float(evaluate(params))
+    curve, rounds, stale = [(0, best)], 0, 0
+    while rounds < max_rounds and stale < patience:
+        n = min(chunk, max_rounds - rounds)
+        params = advance(params, n)
+        rounds += n
+        score = float(evaluate(params))
+        if not np.isfinite(score):
+            raise FloatingPointError(f"validation score became {score} after {rounds} FedAvg rounds")
+        curve.append((rounds, score))
+        if score < best - rel_tol * abs(best):
+            best, stale = score, 0
+        else:
+            stale += 1
+    return Plateau(params, rounds, curve, stale >= patience)
+
+
 def principal_angles(B1: np.ndarray, B2: np.ndarray) -> np.ndarray:
     """Principal angles (radians, descending) between ``rowspace(B1)`` and ``rowspace(B2)``."""
     B1 = V.finite_array("B1", B1, ndim=2)

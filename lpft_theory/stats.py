@@ -36,3 +36,45 @@ def spearman_ci(x, y, n_boot: int = 2000, level: float = 0.95, rng=0) -> dict:
     boots = boots[np.isfinite(boots)]
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return {"rho": rho, "lo": float(lo), "hi": float(hi), "n": int(x.size), "level": level}
+
+
+def spearman_by_seed(x, y, seeds, level: float = 0.95) -> dict:
+    """Spearman's ρ computed within each seed, then a t-interval over the per-seed values.
+
+    Points that share a seed (strategies, step counts, clients of one run) are dependent; one number
+    per seed keeps the interval honest (``spearman_ci`` over pooled points would treat them as
+    independent). Seeds with fewer than 3 points or a constant coordinate are skipped.
+    """
+    x, y, seeds = np.asarray(x, float), np.asarray(y, float), np.asarray(seeds)
+    if not (x.shape == y.shape == seeds.shape) or x.ndim != 1:
+        raise ValueError(f"x, y and seeds must be 1-d of one length, got {x.shape}, {y.shape}, {seeds.shape}")
+    per = []
+    for s in np.unique(seeds):
+        m = seeds == s
+        if m.sum() >= 3 and np.ptp(x[m]) > 0 and np.ptp(y[m]) > 0:
+            per.append(float(st.spearmanr(x[m], y[m]).statistic))
+    out = mean_ci(per, level)
+    out["rho_per_seed"] = per
+    return out
+
+
+def best_of(values: dict, higher_is_better: bool = True, level: float = 0.95) -> dict:
+    """Which method is best, judged by paired intervals over seeds.
+
+    ``values``: method → one number per seed (the same seeds, in the same order, for every method).
+    ``best`` is the method with the best mean *only if* its paired interval against every competitor
+    excludes 0 on the right side; otherwise ``best`` is None and ``tied`` lists the methods whose
+    interval against the top mean contains 0. ``vs`` holds the paired differences top − other.
+    """
+    if len(values) < 2:
+        raise ValueError(f"best_of needs at least 2 methods, got {list(values)}")
+    n = {k: len(v) for k, v in values.items()}
+    if len(set(n.values())) != 1:
+        raise ValueError(f"every method needs one value per seed (same seeds), got counts {n}")
+    sign = 1.0 if higher_is_better else -1.0
+    means = {k: float(np.mean(v)) for k, v in values.items()}
+    top = max(means, key=lambda k: sign * means[k])
+    vs = {k: paired_difference(values[top], v, level) for k, v in values.items() if k != top}
+    clear = {k: (sign * d["lo"] > 0) if sign > 0 else (sign * d["hi"] > 0) for k, d in vs.items()}
+    return {"top_mean": top, "best": top if all(clear.values()) else None,
+            "tied": [top] + [k for k, c in clear.items() if not c], "vs": vs, "means": means}
