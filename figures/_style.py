@@ -14,12 +14,17 @@ from lpft_theory.io import to_json, write_bytes_atomic, write_text_atomic  # noq
 
 COLUMN = 3.4  # inches: one column of a two-column paper
 PALETTE = sns.color_palette("colorblind")
+#: Fixed file metadata: no creation date, no matplotlib version, so a rerun gives byte-identical files.
+METADATA = {"png": {"Software": "lpft-theory"},
+            "pdf": {"Creator": "lpft-theory", "Producer": "lpft-theory", "CreationDate": None},
+            "svg": {"Creator": "lpft-theory", "Date": None}}
 
 
 def setup():
     sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, font_scale=0.9,
                   rc={"figure.dpi": 100, "savefig.dpi": 200, "axes.titlesize": 8, "legend.fontsize": 6.5,
-                      "legend.title_fontsize": 7, "savefig.bbox": "tight"})
+                      "legend.title_fontsize": 7, "savefig.bbox": "tight",
+                      "svg.hashsalt": "lpft-theory"})  # fixed SVG element ids (else random per run)
 
 
 def figure(ncols: int = 1, height: float = 2.4, width: float | None = None):
@@ -34,7 +39,7 @@ def save(fig, out_dir, name: str, data: dict, config: dict, formats=("png",), ov
     paths = []
     for fmt in formats:
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, metadata={"Software": "lpft-theory"} if fmt == "png" else None)
+        fig.savefig(buf, format=fmt, metadata=METADATA[fmt])
         paths.append(write_bytes_atomic(f"{out_dir}/{name}.{fmt}", buf.getvalue(), overwrite))
     plt.close(fig)
     paths.append(write_text_atomic(f"{out_dir}/{name}.json", to_json(data), overwrite))

@@ -8,20 +8,21 @@ import sys
 from dataclasses import fields
 
 from . import __version__
-from .experiment import INITS, MODELS, Config, simulate
-from .io import write_json_atomic
+from . import _validate as V
+from .experiment import GEOMETRIES, INITS, INT_RANGES, MODELS, REAL_RANGES, Config, flag, simulate
+from .io import check_output_dir, check_output_file, write_json_atomic
 
 HELP = {
     "scenario": "synthetic scenario: concept (Chen et al. Assumption 4.1), overlap (partial feature overlap), "
                 "combined (covariate+concept, Theorem 4.5), covariate, label (Dirichlet label shift), longtail",
-    "d": "input dimension d",
+    "d": "input dimension d (sizes that would not fit in half the memory are refused with an estimate)",
     "m": "number of shared features m (k = m + clients)",
     "clients": "number of clients C",
-    "lam": "heterogeneity lambda >= 0 (private head entry)",
+    "lam": "heterogeneity lambda (private head entry)",
     "eps": "input noise level epsilon of x_i = e_i + eps z (combined, covariate)",
     "shift": "length of the client shifts e_i (combined, covariate)",
-    "geometry": "shift geometry: private|shared|orthogonal|random",
-    "overlap": "overlap omega in [0, 1] of the private features (overlap scenario)",
+    "geometry": f"shift geometry: {'|'.join(GEOMETRIES)} (auto = private for combined, random for covariate)",
+    "overlap": "overlap omega of the private features (overlap scenario)",
     "alpha": "Dirichlet concentration of the class proportions (label)",
     "n_classes": "number of classes (label, longtail)",
     "noise": "label noise standard deviation",
@@ -34,40 +35,52 @@ HELP = {
     "rounds": "FedAvg rounds",
     "local_steps": "FedAvg local steps per round",
     "fed_eta": "FedAvg learning rate",
-    "eta": "fine-tuning learning rate eta > 0",
+    "eta": "fine-tuning learning rate eta",
     "steps": "fine-tuning GD steps",
     "lp_mode": "linear-probing reading: exact|steps|partial",
     "lp_eta": "learning rate of LP in mode 'steps'",
     "lp_steps": "steps of LP in mode 'steps'",
-    "lp_alpha": "fraction alpha in [0, 1] of the way to the exact probe (mode 'partial')",
-    "mu": "proximal strength mu >= 0",
-    "sparsity": "fraction of parameter updates masked by SNIP, in [0, 1)",
+    "lp_alpha": "fraction alpha of the way to the exact probe (mode 'partial')",
+    "mu": "proximal strength mu",
+    "sparsity": "fraction of parameter updates masked by SNIP",
     "soup_size": "number of fine-tuned ingredients in a soup",
     "lss_verts": "LSS: vertices added after the first",
-    "lss_div": "LSS: diversity weight delta >= 0",
-    "lss_aff": "LSS: affinity weight a >= 0",
-    "purify_lam": "purification strength lambda >= 0 (FedPuReL; 1 = full projection)",
-    "residual_alpha": "residual personalization mixing alpha in [0, 1] (FedPuReL uses 0.99)",
+    "lss_div": "LSS: diversity weight delta",
+    "lss_aff": "LSS: affinity weight a",
+    "purify_lam": "purification strength lambda (FedPuReL; 1 = full projection)",
+    "residual_alpha": "residual personalization mixing alpha (FedPuReL uses 0.99)",
     "split": "split points s_k (client-owned body layers): 'cycle' (s_k = k mod (L+1)), one int, or one per client: 0,1,1,2",
-    "align_lam": "alignment weight lambda >= 0 of split FT (FlexP-SFL uses 0.25)",
-    "flood": "loss-flooding level b >= 0 applied to every strategy (0 = off)",
+    "align_lam": "alignment weight lambda of split FT (FlexP-SFL uses 0.25)",
+    "flood": "loss-flooding level b applied to every strategy (0 = off)",
     "strategies": "comma-separated strategies (see `lpft strategies`)",
     "half": "use the 1/2 E[(f - y)^2] loss convention (default: no 1/2)",
     "seed": "random seed (same seed, bit-identical output)",
 }
 
 
+def _range(name: str) -> str:
+    """The allowed range of a Config field as help text ("" for choices and strings)."""
+    if name in INT_RANGES:
+        lo, hi = INT_RANGES[name]
+        return f"integer in [{lo}, {'inf' if hi is None else f'{hi:_}'}]; "
+    if name in REAL_RANGES:
+        r = REAL_RANGES[name]
+        return (f"in {'(' if r.get('low_open') else '['}{r.get('low', '-inf')}, {r.get('high', 'inf')}"
+                f"{')' if r.get('high_open') or 'high' not in r else ']'}; ")
+    return ""
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     defaults = Config()
     for f in fields(Config):
-        flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if isinstance(default, bool):
-            p.add_argument(flag, action="store_true", help=HELP[f.name])
+            p.add_argument(flag(f.name), action="store_true", help=HELP[f.name])
         elif isinstance(default, tuple):
-            p.add_argument(flag, default=",".join(default), help=f"{HELP[f.name]} (default: %(default)s)")
+            p.add_argument(flag(f.name), default=",".join(default), help=f"{HELP[f.name]} (default: %(default)s)")
         else:
-            p.add_argument(flag, type=type(default), default=default, help=f"{HELP[f.name]} (default: %(default)s)")
+            p.add_argument(flag(f.name), type=type(default), default=default,
+                           help=f"{HELP[f.name]} ({_range(f.name)}default: %(default)s)")
 
 
 def _config_from_args(args) -> Config:
@@ -89,9 +102,17 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
+def _bar(total: int, desc: str, unit: str):
+    """A progress bar on stderr, shown on a terminal only (quiet in logs and pipes)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False)
+
+
 def cmd_simulate(args) -> int:
-    cfg = _config_from_args(args)
-    out = simulate(cfg)
+    cfg = _config_from_args(args).validate(cli=True)
+    with _bar(len(cfg.strategies) + (cfg.init == "fedavg"), "lpft simulate", "phase") as bar:
+        out = simulate(cfg, progress=lambda phase: (bar.set_postfix_str(phase), bar.update()), cli=True)
     rows = [{"strategy": name, **vals} for name, vals in out["results"].items()]
     cols = ["strategy", "local", "global", "global_mixture", "c_std", "worst", "frac_hurt", "dist_F", "delta_c"]
     if any("acc_local" in r for r in rows):
@@ -115,6 +136,8 @@ def cmd_strategies(args) -> int:
 
     for name, text in registry.describe().items():
         print(f"{name:10s} {text}")
+    print(f"{'--flood b':10s} wrapper for any of them (b > 0): loss flooding, descend on |L - b| + b "
+          "(gradient ascent below the flood level b; Ishida et al. 2020)")
     return 0
 
 
@@ -131,9 +154,11 @@ def _compact(evidence: dict, limit: int = 2) -> str:
 
 
 def cmd_check(args) -> int:
-    from paper_checks import run_checks
+    from paper_checks import run_checks, select
 
-    verdicts = run_checks(quick=args.quick, seed=args.seed, only=args.only)
+    with _bar(len(select(args.only)), "lpft check", "check") as bar:  # select refuses an unknown --only first
+        verdicts = run_checks(quick=args.quick, seed=args.seed, only=args.only,
+                              progress=lambda v: (bar.set_postfix_str(v.id), bar.update()))
     rows = [{"claim": v.id, "source": v.source, "verdict": v.status,
              "condition": (v.condition[:50] + "...") if len(v.condition) > 53 else (v.condition or "-"),
              "key numbers": _compact(v.evidence)} for v in verdicts]
@@ -147,19 +172,26 @@ def cmd_check(args) -> int:
 
 def cmd_figures(args) -> int:
     import figures
-    from tqdm import tqdm
 
     if args.list:
         for name in figures.NAMES:
             print(f"{name:20s} {figures.module(name).TITLE}")
         return 0
-    names = figures.NAMES if args.only is None else [figures.module(args.only).NAME]
+    if args.only is not None and args.only not in figures.NAMES:
+        raise ValueError(f"--only {args.only!r} is not a figure; one of: {', '.join(figures.NAMES)} (see --list)")
+    names = figures.NAMES if args.only is None else [args.only]
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in figures.FORMATS]
+    if bad or not formats:
+        raise ValueError(f"--format must be a comma-separated subset of {','.join(figures.FORMATS)}, got {args.format!r}")
     existing = [f"{args.out}/{n}.{fmt}" for n in names for fmt in formats if os.path.exists(f"{args.out}/{n}.{fmt}")]
     if existing and not args.force:
         raise FileExistsError(f"{existing[0]} exists; pass --force to overwrite or choose another --out")
-    for name in tqdm(names, desc="lpft figures", unit="figure", file=sys.stderr):
-        figures.render(name, args.out, formats, quick=args.quick, seed=args.seed, overwrite=True)
+    with _bar(len(names), "lpft figures", "figure") as bar:
+        for name in names:
+            bar.set_postfix_str(name)
+            figures.render(name, args.out, formats, quick=args.quick, seed=args.seed, overwrite=True)
+            bar.update()
     print(f"wrote {len(names)} figure(s) to {args.out}/ ({', '.join(formats)}, with .json numbers and .config.json)")
     return 0
 
@@ -208,8 +240,13 @@ def cmd_sweep(args) -> int:
 
     spec = load(args.config)
     res = run_sweep(spec, args.out, backend=args.backend, scheduler=args.scheduler, n_jobs=args.jobs,
-                    resume=args.resume)
+                    resume=args.resume, overwrite=args.force)
     print(f"{res.total} configurations: {res.computed} computed, {res.cached} from cache -> {args.out}/results.csv")
+    if res.failed:
+        first = res.failed[0]
+        print(f"lpft sweep: {len(res.failed)} configuration(s) failed, recorded in {args.out}/failures.json; "
+              f"first: {first['point']}: {first['error']}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -217,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpft", description="Feature distortion in personalized fine-tuning: "
                                 "simulate, check the papers' claims, regenerate the figures.")
     p.add_argument("--version", action="version", version=f"lpft-theory {__version__}")
+    threads = dict(type=int, metavar="N", help="threads for the numerical libraries and torch, N >= 1 "
+                   "(default: $LPFT_THREADS, else 1; processes, not threads, give the parallelism)")
+    p.add_argument("--threads", default=None, **threads)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("simulate", help="one experiment: a scenario, a global model, strategies -> metrics table")
     _add_config_options(s)
@@ -234,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     c.set_defaults(func=cmd_check)
 
-    f = sub.add_parser("figures", help="regenerate every theory figure with its numbers and configuration")
+    import figures
+
+    f = sub.add_parser("figures", help=f"regenerate all {len(figures.NAMES)} figures with their numbers and configuration")
     f.add_argument("--only", metavar="NAME", help="one figure (see --list)")
     f.add_argument("--list", action="store_true", help="list the figures and exit")
     f.add_argument("--out", default="lpft-output/figures", metavar="DIR", help="output folder (default: %(default)s)")
@@ -260,33 +302,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="a declarative sweep (TOML/JSON): cached per configuration, resumable")
     sw.add_argument("config", help="sweep file (.toml or .json); see docs/sweep_example.toml")
-    sw.add_argument("--backend", default="local", choices=["local", "dask"], help="joblib processes or Dask distributed")
+    sw.add_argument("--backend", default="local", choices=["local", "dask"],
+                    help="local = joblib worker processes, dask = Dask distributed (default: %(default)s)")
     sw.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a LocalCluster on loopback)")
-    sw.add_argument("--jobs", type=int, default=2, help="local worker processes (default: %(default)s)")
-    sw.add_argument("--resume", action="store_true", help="continue (or rerun) the sweep already in --out")
+    sw.add_argument("--jobs", type=int, default=2, help="local worker processes, 1 to 1024 (default: %(default)s)")
+    sw.add_argument("--resume", action="store_true", help="continue (or rerun) the same sweep already in --out")
+    sw.add_argument("--force", action="store_true",
+                    help="with --resume: replace a different sweep in --out (its cached configurations are reused)")
     sw.add_argument("--out", default="lpft-sweep", metavar="DIR", help="output folder (default: %(default)s)")
     sw.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("reproduce", help="the main job: every check and figure, then report.md and checks.json")
     r.add_argument("--out", default="lpft-output", metavar="DIR", help="output folder (default: %(default)s)")
-    r.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (about a minute)")
+    r.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (about 2 minutes on 2 cores)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    r.add_argument("--force", action="store_true", help="overwrite an existing report in --out")
+    r.add_argument("--force", action="store_true", help="overwrite an existing report, checks.json and figures/ in --out")
     r.set_defaults(func=cmd_reproduce)
+    for command in sub.choices.values():  # also after the command (lpft simulate --threads 2)
+        command.add_argument("--threads", default=argparse.SUPPRESS, **threads)
     return p
 
 
+def _threads(args) -> None:
+    from .threads import configure
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be an integer >= 1, got {args.threads}")
+    configure(args.threads)  # None: $LPFT_THREADS, else 1
+
+
+def _check_common(args) -> None:
+    """Options shared by several commands, checked before any work: the seed, and the output paths
+    (writable, the right kind, not silently overwritten)."""
+    if getattr(args, "seed", None) is not None:
+        V.integer("--seed", args.seed, min_value=0, max_value=INT_RANGES["seed"][1])
+    if getattr(args, "json", None) is not None:
+        check_output_file(args.json, overwrite=args.force, flag="--json")
+    if getattr(args, "out", None) is not None:
+        check_output_dir(args.out, flag="--out")
+
+
 def main(argv=None) -> int:
+    """Run ``lpft``; every expected error is one line on stderr and exit code 2 (130 for Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _threads(args)
+        _check_common(args)
         return args.func(args)
-    except (ValueError, TypeError, FileExistsError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"lpft {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except FloatingPointError as exc:
+    except FloatingPointError as exc:  # DivergenceError and InstabilityError among them
         print(f"lpft {args.command}: diverged: {exc}", file=sys.stderr)
-        return 3
+        return 2
     except KeyboardInterrupt:
         hint = " (finished configurations are cached: rerun with --resume)" if args.command == "sweep" else ""
         print(f"lpft {args.command}: interrupted{hint}", file=sys.stderr)

@@ -4,22 +4,26 @@ This is what ``lpft simulate`` runs; paper checks and figures call :func:`simula
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 import synthetic
 
 from . import _validate as V
+from .dynamics import DivergenceError, InstabilityError, stable_step
 from .federated import fedavg
 from .losses import convention
 from .metrics import cross_matrix, delta_c, distortion, summarize
 from .models import DeepLinear, TwoLayerReLU, two_layer_params
 from .rng import spawn
 from .strategies import registry
+from .strategies.core import LP_MODES
 
 MODELS = ("two-layer", "linear", "deep", "relu")
 INITS = ("ideal", "fedavg")
+GEOMETRIES = ("auto",) + synthetic.GEOMETRIES  # auto: private for combined, random for covariate
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Config:
     lam: float = 1.0
     eps: float = 1.0
     shift: float = 1.0
-    geometry: str = "private"
+    geometry: str = "auto"
     overlap: float = 0.0
     alpha: float = 0.5
     n_classes: int = 5
@@ -72,33 +76,129 @@ class Config:
     def task(self) -> str:
         return "classification" if self.scenario in ("label", "longtail") else "regression"
 
-    def validate(self) -> "Config":
-        V.choice("scenario", self.scenario, [s for s in synthetic.SCENARIOS if s != "kumar"])
-        V.choice("model", self.model, MODELS)
-        V.choice("init", self.init, INITS)
-        for name in ("d", "clients"):
-            V.integer(name, getattr(self, name), min_value=1)
-        for name in ("m", "n", "width", "steps", "rounds", "lp_steps", "seed"):
-            V.integer(name, getattr(self, name), min_value=0)
-        V.integer("n_eval", self.n_eval, min_value=1)
-        V.integer("depth", self.depth, min_value=1)
-        V.integer("local_steps", self.local_steps, min_value=1)
-        for name in ("eta", "fed_eta", "lp_eta"):
-            V.positive(name, getattr(self, name))
-        V.nonnegative("lam", self.lam)
-        V.probability("overlap", self.overlap)
+    def memory_bytes(self) -> int:
+        """Estimated peak memory of :func:`simulate`: per-client ``d×d`` moments (twice: covariance and
+        second moment), the sampled training and evaluation inputs, and the client × client loss matrix."""
+        C, d, k = self.clients, self.d, self.width or (self.m + self.clients)
+        return 8 * (2 * C * d * d + C * (self.n_eval + 2 * self.n) * d + C * C * k * d)
+
+    def validate(self, cli: bool = False) -> "Config":
+        """Check every field (those of unselected strategies too) before any work.
+
+        With ``cli=True`` messages name the command-line flags (``--fed-eta``) instead of the fields.
+        """
+        name = flag if cli else (lambda f: f)
+        for f, rng in INT_RANGES.items():
+            V.integer(name(f), getattr(self, f), min_value=rng[0], max_value=rng[1])
+        for f, kw in REAL_RANGES.items():
+            V.real(name(f), getattr(self, f), **kw)
+        V.choice(name("scenario"), self.scenario, [s for s in synthetic.SCENARIOS if s != "kumar"])
+        V.choice(name("model"), self.model, MODELS)
+        V.choice(name("init"), self.init, INITS)
+        V.choice(name("geometry"), self.geometry, GEOMETRIES)
+        V.choice(name("lp_mode"), self.lp_mode, LP_MODES)
+        if not isinstance(self.half, bool):
+            raise TypeError(f"{name('half')} must be True or False, got {self.half!r}")
+        self._check_split(name)
+        if not isinstance(self.strategies, tuple) or not all(isinstance(s, str) for s in self.strategies):
+            raise TypeError(f"{name('strategies')} must be a tuple of strategy names, got {self.strategies!r}")
         unknown = [s for s in self.strategies if s not in registry.NAMES]
         if not self.strategies or unknown:
-            raise ValueError(f"strategies must be a non-empty subset of {registry.NAMES}, got unknown {unknown or 'none'}")
+            raise ValueError(f"{name('strategies')} must be a non-empty subset of {','.join(registry.NAMES)}, "
+                             f"got unknown {unknown or 'none'}")
+        opt = (lambda f, v: f"{flag(f)} {v}") if cli else (lambda f, v: f"{f}={v!r}")
+        if self.scenario in ("concept", "overlap", "combined") and self.m + self.clients > self.d:
+            raise ValueError(f"{name('m')} + {name('clients')} must be <= {name('d')} (k = m + clients features in "
+                             f"R^d), got {self.m} + {self.clients} > {self.d}")
+        if self.scenario == "covariate" and self.geometry == "private":
+            raise ValueError(f"{opt('geometry', 'private')} needs a private feature per client (scenario concept "
+                             f"or combined); for {opt('scenario', 'covariate')} use {name('geometry')} "
+                             f"auto|shared|orthogonal|random")
+        if self.scenario == "covariate" and self.geometry == "orthogonal" and self.d < max(self.m, 1) + self.clients:
+            raise ValueError(f"{opt('geometry', 'orthogonal')} needs {name('d')} >= max({name('m')}, 1) + "
+                             f"{name('clients')} = {max(self.m, 1) + self.clients}, got {self.d}")
+        if self.scenario == "combined" and self.geometry == "orthogonal" and self.d < self.m + 2 * self.clients:
+            raise ValueError(f"{opt('geometry', 'orthogonal')} needs {name('d')} >= {name('m')} + 2 {name('clients')}"
+                             f" = {self.m + 2 * self.clients}, got {self.d}")
+        if self.geometry == "shared" and self.scenario == "combined" and self.m < 1:
+            raise ValueError(f"{opt('geometry', 'shared')} needs {name('m')} >= 1 (a shared feature), got {self.m}")
         if self.init == "ideal" and self.scenario not in ("concept", "overlap", "combined"):
-            raise ValueError(f"init='ideal' needs a (B*, V_com) ground truth (scenario concept, overlap or combined), "
-                             f"got scenario={self.scenario!r}; use init='fedavg'")
+            raise ValueError(f"{opt('init', 'ideal')} needs a (B*, V_com) ground truth (scenario concept, overlap "
+                             f"or combined), got {opt('scenario', self.scenario)}; use {opt('init', 'fedavg')}")
         if self.init == "ideal" and self.model != "two-layer":
-            raise ValueError(f"init='ideal' is the two-layer model's (B*, [V_com; 0]); got model={self.model!r}")
+            raise ValueError(f"{opt('init', 'ideal')} is the two-layer model's (B*, [V_com; 0]); got "
+                             f"{opt('model', self.model)}; use {opt('init', 'fedavg')} or {opt('model', 'two-layer')}")
         if self.n == 0 and (self.scenario in ("label", "longtail") or self.model == "relu"):
-            raise ValueError(f"n must be >= 1 for scenario={self.scenario!r} with model={self.model!r}: "
-                             "population moments exist only for the squared loss of linear models")
+            raise ValueError(f"{name('n')} must be >= 1 for {opt('scenario', self.scenario)} with "
+                             f"{opt('model', self.model)}: population moments exist only for the squared loss of "
+                             "linear models")
+        need, limit = self.memory_bytes(), memory_limit()
+        if need > limit:
+            d_max = _largest_d(self, limit)
+            raise ValueError(f"{opt('d', self.d)} with {opt('clients', self.clients)} and {opt('n_eval', self.n_eval)} "
+                             f"needs about {need / 2**30:.3g} GiB of memory (estimate), more than the "
+                             f"{limit / 2**30:.3g} GiB allowed (half of this machine's memory); {name('d')} must be "
+                             f"in [1, {d_max}] with these sizes")
         return self
+
+    def _check_split(self, name) -> None:
+        text = str(self.split).strip()
+        if text == "cycle":
+            return
+        try:
+            values = [int(s) for s in text.split(",")]
+        except ValueError:
+            raise ValueError(f"{name('split')} must be 'cycle', one int or one int per client (0,1,1,2), "
+                             f"got {self.split!r}") from None
+        blocks = {"linear": 0, "deep": self.depth}.get(self.model, 1)
+        if len(values) not in (1, self.clients) or min(values) < 0 or max(values) > blocks:
+            raise ValueError(f"{name('split')} must be 'cycle' or 1 or {self.clients} (= clients) split points, each "
+                             f"in [0, {blocks}] (body blocks of model {self.model}), got {self.split!r}")
+
+
+def flag(field_name: str) -> str:
+    """The command-line flag of a :class:`Config` field: ``fed_eta`` → ``--fed-eta``."""
+    return "--" + field_name.replace("_", "-")
+
+
+#: Closed ranges of the integer fields ``(min, max)``; the maxima keep one run to minutes, not hours.
+INT_RANGES = {
+    "d": (1, None), "m": (0, None), "clients": (2, 10_000), "n_classes": (2, 1_000), "n": (0, 10_000_000),
+    "n_eval": (1, 10_000_000), "width": (0, 100_000), "depth": (1, 100), "rounds": (0, 100_000),
+    "local_steps": (1, 100_000), "steps": (0, 1_000_000), "lp_steps": (0, 1_000_000), "soup_size": (1, 1_000),
+    "lss_verts": (0, 1_000), "seed": (0, 2**63 - 1),
+}
+#: Ranges of the real fields (keyword arguments of :func:`lpft_theory._validate.real`); every value finite.
+REAL_RANGES = {
+    "lam": dict(low=0.0), "eps": dict(low=0.0), "shift": dict(low=0.0), "overlap": dict(low=0.0, high=1.0),
+    "alpha": dict(low=0.0, low_open=True), "noise": dict(low=0.0), "fed_eta": dict(low=0.0, low_open=True),
+    "eta": dict(low=0.0, low_open=True), "lp_eta": dict(low=0.0, low_open=True), "lp_alpha": dict(low=0.0, high=1.0),
+    "mu": dict(low=0.0), "sparsity": dict(low=0.0, high=1.0, high_open=True), "lss_div": dict(low=0.0),
+    "lss_aff": dict(low=0.0), "purify_lam": dict(low=0.0), "residual_alpha": dict(low=0.0, high=1.0),
+    "align_lam": dict(low=0.0), "flood": dict(low=0.0),
+}
+
+
+def memory_limit() -> int:
+    """Half of this machine's physical memory (8 GiB where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _largest_d(cfg: Config, limit: int) -> int:
+    lo, hi = 1, max(cfg.d, 1)
+    while lo < hi:  # memory_bytes grows with d: bisect for the largest d that fits
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if replace(cfg, d=mid).memory_bytes() <= limit else (lo, mid - 1)
+    return lo
+
+
+def _geometry(cfg: Config) -> str:
+    if cfg.geometry != "auto":
+        return cfg.geometry
+    return "private" if cfg.scenario == "combined" else "random"
 
 
 def build_scenario(cfg: Config, rng):
@@ -107,11 +207,10 @@ def build_scenario(cfg: Config, rng):
         return synthetic.concept_shift(cfg.d, cfg.m, cfg.clients, cfg.lam, noise=cfg.noise, overlap=cfg.overlap, rng=rng)
     if s == "combined":
         return synthetic.combined_shift(cfg.d, cfg.m, cfg.clients, cfg.lam, eps=cfg.eps, shift=cfg.shift,
-                                        geometry=cfg.geometry, noise=cfg.noise, rng=rng)
+                                        geometry=_geometry(cfg), noise=cfg.noise, rng=rng)
     if s == "covariate":
-        geometry = "random" if cfg.geometry == "private" else cfg.geometry
         return synthetic.covariate_shift(cfg.d, cfg.clients, k=max(cfg.m, 1), shift=cfg.shift, eps=cfg.eps,
-                                         geometry=geometry, noise=cfg.noise, rng=rng)
+                                         geometry=_geometry(cfg), noise=cfg.noise, rng=rng)
     if s == "label":
         return synthetic.label_shift(cfg.d, cfg.n_classes, cfg.clients, cfg.alpha, rng=rng)
     return synthetic.long_tail(cfg.d, cfg.n_classes, cfg.clients, rng=rng).scenario
@@ -128,11 +227,50 @@ def build_model(cfg: Config, scen):
     return TwoLayerReLU(scen.d, k, scen.p)
 
 
-def simulate(cfg: Config, progress=None) -> dict:
-    """Run one experiment; returns a JSON-able dict with config, ground truth, convention and results."""
-    cfg.validate()
-    g_scen, g_data, g_eval, g_init, g_fed, g_strat = spawn(cfg.seed, 6)
-    scen = build_scenario(cfg, g_scen)
+#: A run whose training loss climbs above GROWTH times its start (or the flood level) is unstable: a step
+#: size above the largest stable step gives a finite but meaningless loss long before the 1e8-fold
+#: divergence guard of :func:`lpft_theory.dynamics.run` fires.
+GROWTH = 10.0
+
+
+def _step_hint(cfg: Config, eta_field: str, est: float, exact: bool, name) -> str:
+    eta = getattr(cfg, eta_field)
+    if not np.isfinite(est):
+        return f"lower {name(eta_field)}"
+    kind = "" if exact else " (Gauss-Newton estimate)"
+    if eta > est:
+        return f"the largest stable step at the start is {est:.4g}{kind}: set {name(eta_field)} below it"
+    return (f"lower {name(eta_field)} (the largest stable step at the start, {est:.4g}{kind}, is no guarantee "
+            "once training moves the model)")
+
+
+def _unstable(cfg: Config, what: str, eta_field: str, losses, est, exact, name, opt) -> DivergenceError | None:
+    """An :class:`InstabilityError` for a loss history ``(steps + 1, clients)`` that grew GROWTH-fold, else None."""
+    L = np.asarray(losses, dtype=np.float64).reshape(len(losses), -1)
+    base = np.maximum(np.maximum(np.abs(L[0]), cfg.flood), 1e-12)
+    bad = ~np.isfinite(L).all(axis=0) | (np.nanmax(np.abs(L), axis=0) > GROWTH * base)
+    if not bad.any():
+        return None
+    i = int(np.argmax(bad))
+    return InstabilityError(
+        f"{what} became unstable with {opt(eta_field, getattr(cfg, eta_field))}: the training loss rose from "
+        f"{L[0, i]:.4g} to {np.nanmax(np.abs(L[:, i])):.4g} (more than {GROWTH:g}-fold) in {int(bad.sum())} of "
+        f"{bad.size} client(s); {_step_hint(cfg, eta_field, est, exact, name)}")
+
+
+def simulate(cfg: Config, progress=None, *, cli: bool = False) -> dict:
+    """Run one experiment; returns a JSON-able dict with config, ground truth, convention and results.
+
+    ``progress(phase)`` is called after FedAvg and after each strategy. A diverging or unstable run
+    (training loss up more than :data:`GROWTH`-fold) raises :class:`~lpft_theory.dynamics.DivergenceError`
+    naming the step size and, where known, the largest stable step. ``cli=True`` names options as flags.
+    """
+    cfg.validate(cli)
+    name = flag if cli else (lambda f: f)
+    opt = (lambda f, v: f"{flag(f)} {v}") if cli else (lambda f, v: f"{f}={v!r}")
+    # The scenario is drawn from the seed itself, so synthetic.<scenario>(..., rng=seed) gives the same clients.
+    _, g_data, g_eval, g_init, g_fed, g_strat = spawn(cfg.seed, 6)
+    scen = build_scenario(cfg, cfg.seed)
     arch = build_model(cfg, scen)
     cls = scen.task == "classification"
     loss = "ce" if cls else "mse"
@@ -141,20 +279,44 @@ def simulate(cfg: Config, progress=None) -> dict:
     evals = scen.sample(cfg.n_eval, g_eval)
     eval_data = evals if needs_samples else scen.population
 
+    def stable(params):
+        return stable_step(arch, params, train, cfg.half) if loss == "mse" else (float("nan"), False)
+
     if cfg.init == "ideal":
         params_G = two_layer_params(*synthetic.idealised_init(scen))
     else:
         start = arch.init(g_init, scale=0.5)
-        params_G = fedavg(arch, start, train, cfg.rounds, cfg.local_steps, cfg.fed_eta, loss=loss, half=cfg.half,
-                          rng=g_fed).params
+        est, exact = stable(start)
+        what = f"FedAvg ({opt('rounds', cfg.rounds)}, {opt('local_steps', cfg.local_steps)})"
+        try:
+            fed = fedavg(arch, start, train, cfg.rounds, cfg.local_steps, cfg.fed_eta, loss=loss, half=cfg.half,
+                         rng=g_fed)
+        except DivergenceError:
+            raise DivergenceError(f"{what} diverged with {opt('fed_eta', cfg.fed_eta)}: the loss became non-finite "
+                                  f"or huge; {_step_hint(cfg, 'fed_eta', est, exact, name)}") from None
+        err = _unstable(cfg, what, "fed_eta", fed.global_loss, est, exact, name, opt)
+        if err is not None:
+            raise err
+        params_G = fed.params
+        if progress is not None:
+            progress("FedAvg")
 
     base = cross_matrix(arch, tuple(np.broadcast_to(p, (scen.n_clients,) + p.shape) for p in params_G),
                         eval_data, loss=loss, half=cfg.half)
     rows = {}
     feats_G = arch.features(params_G, evals.X)
-    for name in cfg.strategies:
-        strat = registry.build(name, cfg)
-        traj = strat(arch, params_G, train, loss=loss, half=cfg.half, rng=g_strat)
+    est, exact = stable(params_G)
+    for key in cfg.strategies:
+        strat = registry.build(key, cfg)
+        eta_field = "lp_eta" if key == "lp" and cfg.lp_mode == "steps" else "eta"
+        try:
+            traj = strat(arch, params_G, train, loss=loss, half=cfg.half, rng=g_strat)
+        except DivergenceError:
+            raise DivergenceError(f"{strat.name} diverged with {opt(eta_field, getattr(cfg, eta_field))}: the loss "
+                                  f"became non-finite or huge; {_step_hint(cfg, eta_field, est, exact, name)}") from None
+        err = _unstable(cfg, strat.name, eta_field, traj.losses, est, exact, name, opt)
+        if err is not None:
+            raise err
         M = cross_matrix(arch, traj.params, eval_data, loss=loss, half=cfg.half)
         row = summarize(M, np.diag(base))
         if cls:
@@ -170,6 +332,6 @@ def simulate(cfg: Config, progress=None) -> dict:
         "ground_truth": scen.summary(),
         "loss_convention": "softmax cross-entropy, mean over points" if cls else convention(cfg.half),
         "global_model_local_loss": float(np.mean(np.diag(base))),
-        "global_model_global_loss": float(summarize(base)["global"]) if scen.n_clients > 1 else float("nan"),
+        "global_model_global_loss": float(summarize(base)["global"]),
         "results": rows,
     }

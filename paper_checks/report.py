@@ -9,13 +9,11 @@ from tqdm import tqdm
 
 import figures
 from lpft_theory import __version__
-from lpft_theory.io import to_json, write_text_atomic
+from lpft_theory.io import check_output_dir, to_json, write_text_atomic
 from lpft_theory.theory import symbolic
 
 from . import MODULES, run_checks
 from .verdict import FIGURE_OF, STATUSES
-
-
 
 
 def _num(x) -> str:
@@ -87,12 +85,31 @@ def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
     return "\n".join(out) + "\n"
 
 
+OUTPUTS = ("report.md", "checks.json", "config.json", "figures")
+
+
+def check_out_dir(out_dir, overwrite: bool = False) -> Path:
+    """Refuse, before any work, an ``out_dir`` that is not a writable folder or already holds any output."""
+    out = check_output_dir(out_dir, flag="--out")
+    held = [name for name in OUTPUTS if (out / name).exists()]
+    if held and not overwrite:
+        raise FileExistsError(f"--out {out} already holds {', '.join(held)}; pass --force to overwrite them or choose "
+                              "another --out")
+    for name in OUTPUTS[:3]:
+        if (out / name).is_dir():
+            raise IsADirectoryError(f"--out {out}: {out / name} is a folder; remove it or choose another --out")
+    if (out / "figures").exists() and not (out / "figures").is_dir():
+        raise NotADirectoryError(f"--out {out}: {out / 'figures'} is a file; remove it or choose another --out")
+    return out
+
+
 def reproduce(out_dir="lpft-output", quick: bool = False, seed: int = 0, overwrite: bool = False,
               progress: bool = True) -> dict:
-    """Run everything; write ``report.md``, ``checks.json``, ``config.json`` and ``figures/`` under ``out_dir``."""
-    out = Path(out_dir)
-    if (out / "report.md").exists() and not overwrite:
-        raise FileExistsError(f"{out / 'report.md'} exists; pass --force to overwrite or choose another --out")
+    """Run everything; write ``report.md``, ``checks.json``, ``config.json`` and ``figures/`` under ``out_dir``.
+
+    The folder is checked first: writable, and holding none of those outputs unless ``overwrite``.
+    """
+    out = check_out_dir(out_dir, overwrite)
     bar = tqdm(total=len(figures.NAMES) + sum(len(m.CHECKS) for m in MODULES.values()), desc="lpft reproduce",
                unit="step", disable=None if progress else True, file=sys.stderr)  # None: off when not a TTY
     verdicts = run_checks(quick, seed, progress=lambda v: (bar.set_postfix_str(v.id), bar.update()))

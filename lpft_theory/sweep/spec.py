@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..experiment import Config
 
-CACHE_VERSION = 1  # bump when simulate's numbers change, to invalidate every cached result
+MAX_POINTS = 100_000  # about a day of small simulations on 2 cores; larger grids: split them
+CACHE_VERSION = 2  # bump when simulate's numbers change, to invalidate every cached result
 SECTIONS = {"sweep", "base", "grid"}
 SWEEP_KEYS = {"name", "seeds", "n_seeds", "strategies"}
 CONFIG_FIELDS = {f.name: f for f in fields(Config)}
@@ -42,14 +44,24 @@ class SweepSpec:
     seeds: tuple
     strategies: tuple
 
+    @property
+    def size(self) -> int:
+        """Number of configurations: the product of the grid's lengths times the number of seeds."""
+        return math.prod(len(v) for v in self.grid.values()) * len(self.seeds)
+
     def points(self) -> list[dict]:
-        """Every resolved configuration (as a plain dict), in a deterministic order."""
+        """Every resolved configuration (as a plain dict), in a deterministic order; each one validated
+        (a bad one raises ``ValueError`` naming its grid values)."""
         keys = sorted(self.grid)
         out = []
         for values in itertools.product(*(self.grid[k] for k in keys)):
             for seed in self.seeds:
                 cfg = {**self.base, **dict(zip(keys, values)), "seed": seed, "strategies": list(self.strategies)}
-                Config(**{**cfg, "strategies": tuple(cfg["strategies"])}).validate()
+                try:
+                    Config(**{**cfg, "strategies": tuple(cfg["strategies"])}).validate()
+                except (ValueError, TypeError) as exc:
+                    where = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values))
+                    raise ValueError(f"configuration [grid] {where or '(none)'}, seed {seed}: {exc}") from None
                 out.append(cfg)
         return out
 
@@ -77,6 +89,9 @@ def parse(raw: dict, source: str = "sweep") -> SweepSpec:
     """Validate a sweep given as nested dicts; every error names the offending key."""
     if not isinstance(raw, dict):
         raise ValueError(f"{source}: expected a table with sections {sorted(SECTIONS)}")
+    if not any(raw.values()):
+        raise ValueError(f"{source}: the sweep is empty; give a [grid] (and optionally [sweep] and [base]) table, "
+                         "see docs/sweep_example.toml")
     unknown = set(raw) - SECTIONS
     if unknown:
         raise ValueError(f"{source}: unknown section(s) {sorted(unknown)}; allowed: {sorted(SECTIONS)}")
@@ -112,11 +127,14 @@ def parse(raw: dict, source: str = "sweep") -> SweepSpec:
         raise ValueError(f"{source}: [sweep].strategies must be a list of strategy names, got {strategies!r}")
     spec = SweepSpec(str(sw.get("name", "sweep")), dict(base), {k: list(v) for k, v in grid.items()}, tuple(seeds),
                      tuple(strategies))
+    if spec.size > MAX_POINTS:
+        shape = " x ".join(f"{len(v)} {k}" for k, v in sorted(spec.grid.items()))
+        raise ValueError(f"{source}: the sweep has {spec.size:_} configurations ({shape or 'no grid'} x "
+                         f"{len(spec.seeds)} seeds); at most {MAX_POINTS:_} allowed: split it into several sweeps")
     try:
-        spec.points()[:1]
-        Config(**{**spec.base, "strategies": spec.strategies}).validate()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{source}: invalid configuration: {exc}") from None
+        spec.points()
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
     return spec
 
 
@@ -125,9 +143,17 @@ def load(path) -> SweepSpec:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"sweep file {path} does not exist")
-    text = path.read_text()
+    if not path.is_file():
+        raise ValueError(f"sweep file {path} is a folder, not a .toml or .json file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"sweep file {path} is not UTF-8 text") from None
     if path.suffix == ".json":
-        raw = json.loads(text)
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from None
     else:
         try:
             import tomllib
