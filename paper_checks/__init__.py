@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import chen2025, chen2025_empirical, chen2025_real, fedpurel, flexpsfl, kumar2022
+from . import (chen2025, chen2025_empirical, chen2025_real, collins2022, fedpurel, flexpsfl, foundations, kumar2022, ren2023,
+               tomihari2024)
 from .verdict import STATUSES, Verdict
 
-MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl}
+MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl, "collins2022": collins2022, "foundations": foundations, "tomihari2024": tomihari2024, "ren2023": ren2023}
 
 
 @dataclass(frozen=True)

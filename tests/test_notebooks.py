@@ -10,8 +10,8 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
-def test_there_are_five_notebooks_linked_from_the_readme():
-    assert len(NOTEBOOKS) == 5
+def test_there_are_six_notebooks_linked_from_the_readme():
+    assert len(NOTEBOOKS) == 6
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for nb in NOTEBOOKS:
         assert f"notebooks/{nb.name}" in readme

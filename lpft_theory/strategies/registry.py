@@ -5,6 +5,7 @@ from __future__ import annotations
 from .core import ft, global_only, local_only, lp, lp_ft
 from .fedpurel import purified_ft, residual
 from .flooding import flooded
+from .lora import lora_ft
 from .regularized import proximal_ft, sparse_ft
 from .soups import lss, soup
 from .split import split_ft
@@ -42,6 +43,8 @@ _BUILDERS = {
                  "residual head on the frozen global model, logits summed (FedPuReL)"),
     "split": (lambda c: split_ft(c.eta, c.steps, _splits(c), c.align_lam, "kl" if c.task == "classification" else "mse"),
               "split FT: client layers up to s_k + head, aligned to the shared layers (FlexP-SFL)"),
+    "lora": (lambda c: lora_ft(c.eta, c.steps, getattr(c, "lora_rank", 2)),
+             "LoRA: body W = W_G + A_1 A_2 of rank lora-rank (A_1 = 0, A_2 Gaussian), GD on factors and head"),
 }
 
 NAMES = tuple(_BUILDERS)

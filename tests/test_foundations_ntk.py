@@ -1,0 +1,77 @@
+"""Tomihari & Sato 2024 (paper_checks/tomihari2024.py): one-step features, head scaling, LoRA vs FT kernels."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lpft_theory.data import Samples
+from lpft_theory.models import DeepLinear
+from lpft_theory.strategies import ft
+from lpft_theory.theory import ntk as N
+from paper_checks import Context
+from paper_checks import tomihari2024 as T
+
+
+@settings(max_examples=15)
+@given(d=st.integers(3, 10), k=st.integers(1, 5), p=st.integers(2, 4), seed=st.integers(0, 10_000),
+       eta=st.floats(0.01, 1.0))
+def test_one_step_feature_change_closed_form(d, k, p, seed, eta):
+    """Engine FT step vs η Σ_i (1/n) ⟨x, x_i⟩ V_0 δ_i (mean CE); the summed-loss form is n times larger."""
+    g = np.random.default_rng(seed)
+    n = int(g.integers(1, d))
+    X, Y = g.standard_normal((n, d)), g.integers(0, p, n)
+    B0, V0 = g.standard_normal((k, d)), g.standard_normal((k, p))
+    tr = ft(eta, 1).fit(DeepLinear(d, (k,), p), (B0, V0), Samples(X[None], Y[None]), loss="ce")
+    x = g.standard_normal((4, d))
+    sim = x @ (tr.params[0][0] - B0).T
+    cf = N.one_step_feature_change(x, X, Y, B0, V0, eta)
+    np.testing.assert_allclose(sim, cf, rtol=1e-10, atol=1e-12 * np.abs(cf).max())
+    np.testing.assert_allclose(N.one_step_feature_change(x, X, Y, B0, V0, eta, np.ones(n)), n * cf, rtol=1e-12, atol=1e-300)
+
+
+def test_one_step_check_and_normalisation_mutant():
+    v = T.one_step(Context())
+    assert v.status == "confirmed" and v.evidence["max_rel_error"] < 1e-12
+    assert v.evidence["max_rel_change_orthogonal"] < 1e-12
+    bad = T.one_step_check(Context(), weights_of=np.ones)  # the summed loss against the mean-loss engine
+    assert bad.status == "refuted" and bad.counterexample
+
+
+def test_head_scaling_and_mutant():
+    v = T.head_scaling(Context())
+    assert v.status == "confirmed-under-condition" and v.evidence["agree"] == v.evidence["instances"]
+    fixed = [r for r in v.evidence["slopes"] if r["f0_fixed"]]
+    assert all(abs(r["feature_slope"] - 1) < 1e-9 and abs(r["logit_slope"] - 2) < 1e-9 for r in fixed)
+    assert T.head_scaling_check(Context(), predicted=(1.0, 1.0)).status == "refuted"
+
+
+def test_lora_kernel_stated_refuted_proof_confirmed():
+    s = T.lora_kernel_stated(Context())
+    assert s.status == "refuted"
+    row = next(r for r in s.evidence["settings"] if r["r"] == 2000 and r["eps"] == 0.25 and r["sigma"] == "1")
+    assert row["failure_freq"] == 1.0 and row["allowed_failure_prob"] < 1e-9 and row["violated"]
+    assert not any(r["violated"] for r in s.evidence["settings"] if r["sigma"] == "1/sqrt(r)")  # σ²r = 1
+    p = T.lora_kernel_proof(Context())
+    assert p.status == "confirmed" and p.evidence["lora_strategy_vs_kernel_rel_error"] < 1e-12
+
+
+def test_lora_kernel_mutant_bound_too_small():
+    assert T.kernel_check(Context(), "tomihari-lora-kernel-proof", scaled=True, c=0.2).status == "refuted"
+
+
+def test_jl_probability_and_bad_inputs():
+    assert N.jl_failure_probability(2000, 0.25) == pytest.approx(4 * np.exp(-(0.25 ** 2 - 0.25 ** 3) * 500))
+    assert N.jl_failure_probability(1, 0.5) == 1.0
+    with pytest.raises(ValueError, match="eps"):
+        N.jl_failure_probability(10, 1.0)
+    with pytest.raises(ValueError, match="r must be"):
+        N.jl_failure_probability(0, 0.5)
+    with pytest.raises(ValueError, match="eta"):
+        N.one_step_feature_change(np.ones((1, 2)), np.ones((1, 2)), [0], np.ones((1, 2)), np.ones((1, 2)), 0.0)
+
+
+def test_lora_kernel_figure_numbers():
+    from figures import lora_kernel
+    data = lora_kernel.compute(quick=True, seed=0)
+    assert np.mean(np.asarray(data["stated_ratio"]) > 1) == 1.0
+    assert np.max(data["proof_ratio"]) < 1.0
