@@ -65,6 +65,7 @@ class Config:
     lss_aff: float = 0.1
     purify_lam: float = 1.0
     residual_alpha: float = 0.99
+    lora_rank: int = 2
     split: str = "cycle"
     align_lam: float = 0.25
     flood: float = 0.0
@@ -166,7 +167,7 @@ INT_RANGES = {
     "d": (1, None), "m": (0, None), "clients": (2, 10_000), "n_classes": (2, 1_000), "n": (0, 10_000_000),
     "n_eval": (1, 10_000_000), "width": (0, 100_000), "depth": (1, 100), "rounds": (0, 100_000),
     "local_steps": (1, 100_000), "steps": (0, 1_000_000), "lp_steps": (0, 1_000_000), "soup_size": (1, 1_000),
-    "lss_verts": (0, 1_000), "seed": (0, 2**63 - 1),
+    "lss_verts": (0, 1_000), "lora_rank": (1, 100_000), "seed": (0, 2**63 - 1),
 }
 #: Ranges of the real fields (keyword arguments of :func:`lpft_theory._validate.real`); every value finite.
 REAL_RANGES = {

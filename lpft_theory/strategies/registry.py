@@ -43,7 +43,7 @@ _BUILDERS = {
                  "residual head on the frozen global model, logits summed (FedPuReL)"),
     "split": (lambda c: split_ft(c.eta, c.steps, _splits(c), c.align_lam, "kl" if c.task == "classification" else "mse"),
               "split FT: client layers up to s_k + head, aligned to the shared layers (FlexP-SFL)"),
-    "lora": (lambda c: lora_ft(c.eta, c.steps, getattr(c, "lora_rank", 2)),
+    "lora": (lambda c: lora_ft(c.eta, c.steps, c.lora_rank),
              "LoRA: body W = W_G + A_1 A_2 of rank lora-rank (A_1 = 0, A_2 Gaussian), GD on factors and head"),
 }
 
