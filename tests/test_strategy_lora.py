@@ -76,7 +76,7 @@ def test_seeded_and_registered():
     np.testing.assert_array_equal(a.params[0], b.params[0])
 
     class Cfg:
-        eta, steps, flood = 0.1, 3, 0.0
+        eta, steps, flood, lora_rank = 0.1, 3, 0.0, 2
     s = registry.build("lora", Cfg())
     assert s.name == "LoRA[r=2]" and "A_1" in s.equation and "lora" in registry.describe()
 
