@@ -1,24 +1,29 @@
 """Figure 8 — loss flooding at b ∈ {0.1, 0.5, 1.0}: FT vs LP-FT at (nearly) equal local loss (Fig. 3b)."""
-import pandas as pd
-import seaborn as sns
-
 from lpft_theory import studies
 
-from ._style import figure
+from ._ci import errorbars, group_ci
+from ._style import PALETTE, figure
 
 NAME = "flooding"
 TITLE = "Flooding: global accuracy of FT and LP-FT when both are held at local loss b"
 
 
 def compute(quick=True, seed=0):
-    return studies.flooding_study(quick, seed)
+    r = studies.flooding_study(quick, seed)
+    return {**r, "ci": {k: group_ci(r["rows"], k, ("strategy", "b")) for k in ("global_acc", "train_loss")},
+            "interval": "95% Student-t over seeds"}
 
 
 def plot(data):
     fig, (a, b) = figure(2)
-    df = pd.DataFrame(data["rows"])
-    sns.pointplot(df, x="b", y="global_acc", hue="strategy", dodge=0.3, errorbar=("ci", 95), ax=a, markersize=3)
-    sns.pointplot(df, x="b", y="train_loss", hue="strategy", dodge=0.3, errorbar=("ci", 95), ax=b, markersize=3)
-    a.set(xlabel="flood level $b$ (0 = none)", ylabel="global accuracy (other clients)")
-    b.set(xlabel="flood level $b$ (0 = none)", ylabel="final local training loss")
+    levels = data["config"]["levels"]
+    for ax, key in ((a, "global_acc"), (b, "train_loss")):
+        for i, name in enumerate(dict.fromkeys(c["strategy"] for c in data["ci"][key])):
+            cis = [c for c in data["ci"][key] if c["strategy"] == name]
+            errorbars(ax, cis, lambda c: levels.index(c["b"]), name, PALETTE[i], offset=0.12 * (i - 0.5))
+        ax.set_xticks(range(len(levels)), [f"{b:g}" for b in levels])
+        ax.set_xlabel("flood level $b$ (categorical axis; 0 = none)")
+    a.set(ylabel="global accuracy (other clients)")
+    b.set(ylabel="final local training loss")
+    a.legend(title="95% t-interval, seeds")
     return fig

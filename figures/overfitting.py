@@ -1,5 +1,6 @@
 """Figure 6 — personalized overfitting: global and local loss over local steps (Chen et al. Fig. 2)."""
 import numpy as np
+from scipy import stats as st
 
 from lpft_theory import studies
 
@@ -9,21 +10,36 @@ NAME = "overfitting"
 TITLE = "Global loss rises while local loss falls with local steps (FT, Sparse, Proximal, LP-FT)"
 
 
+def _band(Y, log=False):
+    """Mean and 95% Student-t band over seeds (rows); on log10 values for a log axis (geometric mean)."""
+    Z = np.log10(np.maximum(Y, 1e-300)) if log else Y
+    m, se = Z.mean(0), Z.std(0, ddof=1) / np.sqrt(len(Z))
+    h = st.t.ppf(0.975, len(Z) - 1) * se
+    out = np.stack([m, m - h, m + h])
+    return 10 ** out if log else out
+
+
+def _label(name):
+    return name.replace("eta", r"$\eta$").replace("mu", r"$\mu$")
+
+
 def compute(quick=True, seed=0):
-    return studies.overfitting_curves(quick, seed)
+    r = studies.overfitting_curves(quick, seed)
+    bands = {name: {"global": _band(np.array(c["global"])).tolist(),
+                    "local": _band(np.array(c["local"]), log=True).tolist()} for name, c in r["curves"].items()}
+    return {**r, "bands": bands, "interval": "95% Student-t over seeds (local: on log10 values)"}
 
 
 def plot(data):
     fig, (a, b) = figure(2, height=2.6)
     steps = data["steps"]
-    for i, (name, c) in enumerate(data["curves"].items()):
+    for i, (name, band) in enumerate(data["bands"].items()):
         for ax, key in ((a, "global"), (b, "local")):
-            Y = np.array(c[key])
-            m, s = Y.mean(0), Y.std(0, ddof=1) / np.sqrt(len(Y))
+            m, lo, hi = np.array(band[key])
             ls = "--" if name.startswith("LP-FT") else "-"
-            ax.plot(steps, m, ls, color=PALETTE[i % len(PALETTE)], label=name if ax is a else None)
-            ax.fill_between(steps, m - 1.96 * s, m + 1.96 * s, color=PALETTE[i % len(PALETTE)], alpha=0.15, lw=0)
+            ax.plot(steps, m, ls, color=PALETTE[i % len(PALETTE)], label=_label(name) if ax is a else None)
+            ax.fill_between(steps, lo, hi, color=PALETTE[i % len(PALETTE)], alpha=0.15, lw=0)
     a.set(xlabel="local steps $t$", ylabel="global loss (other clients)", title="(a) global")
-    b.set(xlabel="local steps $t$", ylabel="local loss", title="(b) local", yscale="log")
-    a.legend(ncol=2)
+    b.set(xlabel="local steps $t$", ylabel="local loss (geometric mean)", title="(b) local", yscale="log")
+    a.legend(ncol=2, title="bands: 95% t-interval over seeds", fontsize=5.5)
     return fig

@@ -54,6 +54,7 @@ def spearman_by_seed(x, y, seeds, level: float = 0.95) -> dict:
         if m.sum() >= 3 and np.ptp(x[m]) > 0 and np.ptp(y[m]) > 0:
             per.append(float(st.spearmanr(x[m], y[m]).statistic))
     out = mean_ci(per, level)
+    out["lo"], out["hi"] = max(out["lo"], -1.0), min(out["hi"], 1.0)  # ρ lives in [−1, 1]; the t-interval may not
     out["rho_per_seed"] = per
     return out
 

@@ -1,9 +1,13 @@
 """The synthetic studies behind the papers' empirical claims, shared by paper checks, figures and
-notebooks. Each returns a JSON-able dict (``config`` + numbers) and is cached per ``(quick, seed)``,
-so ``lpft reproduce`` computes each once.
+notebooks. Each returns a JSON-able dict (``config`` + numbers) and is cached per
+``(quick, seed, protocol)``, so ``lpft reproduce`` computes each once.
 
-Every study uses a global model trained by FedAvg from a random start (not the idealised ``B*``),
-exact population losses for the regression scenarios, and several scenario seeds.
+How each study is run is a :class:`lpft_theory.protocol.Protocol` (global-model rule, step budget,
+tuning grid and selection rule, stability guard, seeds), so a verdict can be recomputed under every
+protocol of :data:`lpft_theory.protocol.VARIANTS`. The global model is trained by FedAvg from a random
+start (not the idealised ``B*``), to a validation plateau unless the protocol says otherwise; the
+regression scenarios use exact population losses for training and testing and a separate finite
+validation sample for every stopping and selection decision.
 """
 from __future__ import annotations
 
@@ -13,34 +17,232 @@ import numpy as np
 
 import synthetic
 
+from .attribution import attribution
 from .data import stack_clients
-from .federated import fedavg, principal_angles
+from .federated import fedavg, principal_angles, to_plateau
 from .losses import accuracy
 from .metrics import cross_matrix, distortion, per_class_accuracy, summarize
 from .models import DeepLinear
+from .protocol import FIXED, Protocol, first_passage, global_model, matched_levels, rose, select
+from .recipes import CONTROLS, PREFIX_CONSISTENT, TABLE2, method
 from .rng import spawn
-from .strategies import (flooded, ft, lp, lp_ft, lss, proximal_ft, purify, residual, soup,
-                         sparse_ft, split_ft, teacher_data)
-
-
-def _seeds(quick: bool, seed: int, n_quick: int = 6, n_full: int = 16) -> list[int]:
-    return [seed + 1000 * s for s in range(n_quick if quick else n_full)]
+from .strategies import flooded, ft, lp, lp_ft, proximal_ft, purify, residual, sparse_ft, split_ft, teacher_data
 
 
 def _combined(seed: int, lam: float = 1.0, d: int = 20, m: int = 3, C: int = 5):
     return synthetic.combined_shift(d, m, C, lam, eps=0.5, shift=1.0, geometry="random", rng=seed)
 
 
-def _fedavg_global(arch, data, seed: int, rounds: int, loss: str = "mse", eta: float = 0.05, weights=None,
-                   scale: float = 0.5):
-    g_init, g_fed = spawn(seed, 2)
-    return fedavg(arch, arch.init(g_init, scale=scale), data, rounds, 5, eta, loss=loss, weights=weights,
-                  rng=g_fed).params
+def _others(M: np.ndarray) -> np.ndarray:
+    """Per client, the mean of its row of the cross matrix over the *other* clients (Chen et al.'s Global)."""
+    C = M.shape[0]
+    return (M.sum(axis=1) - np.diag(M)) / (C - 1)
 
 
-def _global_curve(arch, traj, data, loss="mse"):
+def _clients(params, C: int, g: int = 0) -> tuple:
+    """The ``g``-th group of ``C`` clients of params batched as ``(n_groups·C, …)``."""
+    return tuple(p[g * C:(g + 1) * C] for p in params)
+
+
+def _broadcast(params, C: int) -> tuple:
+    return tuple(np.broadcast_to(p, (C,) + p.shape[-2:]) for p in params)
+
+
+class _Setting:
+    """One seed of one scenario: the data splits, the model, the metrics and the global model.
+
+    ``train``: what clients and FedAvg train on (population moments, or samples for classification);
+    ``val``: a separate finite sample per client — the only data stopping and selection read;
+    ``test``: the population (regression) or a large fresh sample (classification), read only to report.
+    """
+
+    def __init__(self, scenario: str, seed: int, protocol: Protocol):
+        self.seed = seed
+        g_tr, g_val, g_te = spawn(seed, 3)
+        lam = 1.0
+        if scenario.startswith("combined lam="):
+            lam = float(scenario.split("=")[1])
+        self.lr_scale = 1.0 / max(1.0, lam ** 2)  # larger λ means larger gradients
+        if scenario == "label":
+            sc = synthetic.label_shift(20, 5, 5, 0.3, sep=1.5, rng=seed)
+            self.loss, self.arch = "ce", DeepLinear(sc.d, (8,), sc.p)
+            self.train, self.test = sc.sample(60, g_tr), sc.sample(400, g_te)
+            g_eta = 0.5
+        else:
+            sc = synthetic.concept_shift(20, 3, 5, 1.0, rng=seed) if scenario == "concept" else _combined(seed, lam)
+            self.loss, self.arch = "mse", DeepLinear(sc.d, (8,))
+            self.train = self.test = sc.population
+            g_eta = 0.05 * self.lr_scale
+        self.val = sc.sample(protocol.n_val, g_val)
+        self.C = sc.n_clients
+        self.pG, self.global_info = global_model(self.arch, self.train, self.val_score, seed, protocol,
+                                                 eta=g_eta, loss=self.loss)
+        self.lr_base = 10.0 if self.loss == "ce" else 1.0  # cross-entropy on a softmax head takes larger steps
+
+    def val_score(self, params) -> float:
+        """Validation loss of a global model (no client axis) on every client's validation sample."""
+        return float(np.mean(self.arch.loss(params, self.val, self.loss)))
+
+    def val_matrix(self, params) -> np.ndarray:
+        return cross_matrix(self.arch, params, self.val, loss=self.loss)
+
+    def test_matrix(self, params) -> np.ndarray:
+        """Test metric, lower is better: population MSE, or the error rate ``1 − accuracy``."""
+        if self.loss == "ce":
+            return 1.0 - cross_matrix(self.arch, params, self.test, metric="accuracy")
+        return cross_matrix(self.arch, params, self.test)
+
+    def attribution(self, params) -> dict:
+        """Head / feature / interaction parts of every client's change of its test Global (others)."""
+        a = attribution(lambda p: _others(self.test_matrix(p)), self.pG, params)
+        return {k: float(np.mean(v)) for k, v in a.items()}
+
+
+@lru_cache(maxsize=None)
+def _setting(scenario: str, seed: int, global_protocol: Protocol) -> _Setting:
+    """One :class:`_Setting` per scenario, seed and global-model rule (``Protocol.global_part``), shared by
+    every protocol and study that needs it."""
+    return _Setting(scenario, seed, global_protocol)
+
+
+def _runs(st: _Setting, proto: Protocol, name: str, knob, lrs: np.ndarray, steps: tuple) -> dict:
+    """Params and stability of ``name`` at every ``(lr, T)``: ``{(lr, T): (params, n_unstable, max_rise)}``.
+
+    The step-size grid runs as one batched call (clients × step sizes on the client axis); methods whose
+    ``T``-step run passes through their shorter runs (and LP-FT's recipe, after its exact LP) use one
+    recorded run for every ``T``. Soup and LSS return only their final loss, so their stability is not
+    measured (reported as 0 unstable clients).
+    """
+    C, arch = st.C, st.arch
+    out = {}
+    batched = name not in ("LSS", "Soup")  # these take one scalar step size per call
+    groups = [lrs] if batched else [np.array([lr]) for lr in lrs]
+    for lr_group in groups:
+        eta = np.repeat(lr_group, C) if batched else float(lr_group[0])
+        data = st.train[np.tile(np.arange(C), len(lr_group))]
+        prefix = name in PREFIX_CONSISTENT or (proto.budget == "recipe" and name in ("LP-FT", "LP-FT (eta/10)")
+                                               and st.loss == "mse")
+        if name == "LP (exact)":
+            traj = method(name, eta, 0, loss=st.loss)(arch, st.pG, data, loss=st.loss)
+            runs = {T: (traj.params, traj.losses) for T in steps}
+        elif prefix:
+            off = 0 if name in PREFIX_CONSISTENT else 1  # LP-FT's recipe: snapshot 1 is the exact-LP model
+            Tmax = max(steps)
+            traj = method(name, eta, Tmax, knob, proto.budget, st.loss)(arch, st.pG, data, loss=st.loss, rng=st.seed,
+                                                                record=True)
+            runs = {T: (traj.snapshots[T + off], traj.losses[:T + off + 1]) for T in steps}
+        else:
+            runs = {}
+            for T in steps:
+                traj = method(name, eta, T, knob, proto.budget, st.loss)(arch, st.pG, data, loss=st.loss, rng=st.seed)
+                runs[T] = (traj.params, traj.losses)
+        for T, (params, losses) in runs.items():
+            unstable = rose(losses, proto.rise_tol)
+            L = np.asarray(losses, float)
+            rise = np.diff(L, axis=0).max(axis=0) / np.maximum(np.abs(L[0]), 1e-300) if len(L) > 1 else np.zeros(L.shape[1:])
+            for g, lr in enumerate(lr_group):
+                sl = slice(g * C, (g + 1) * C)
+                out[(float(lr), T)] = (_clients(params, C, g), int(np.sum(unstable[sl])),
+                                       float(np.max(rise[sl], initial=0.0)))
+    return out
+
+
+def _compare_seed(st: _Setting, proto: Protocol, methods: tuple) -> dict:
+    """Every method on one seed under ``proto``: validation grid, selection, test numbers, curve."""
+    C = st.C
+    lrs = np.array(proto.lrs) * st.lr_scale * st.lr_base
+    M0 = st.test_matrix(_broadcast(st.pG, C))
+    base = {"local": float(np.mean(np.diag(M0))), "global": float(np.mean(_others(M0)))}
+    grid, selected, curves = [], {}, {}
+    for name in methods:
+        runs = {}
+        for knob in proto.knobs(name):
+            for (lr, T), r in _runs(st, proto, name, knob, lrs, proto.steps).items():
+                V = st.val_matrix(r[0])
+                row = {"method": name, "lr": lr, "steps": T, "knob": knob, "unstable": r[1], "max_rise": r[2],
+                       "val_local": float(np.mean(np.diag(V))), "val_global": float(np.mean(_others(V)))}
+                grid.append(row)
+                runs[(lr, T, str(knob))] = r
+        pick = select([g for g in grid if g["method"] == name], proto)  # validation rows only
+        params, n_unst, rise = runs[(pick["lr"], pick["steps"], str(pick["knob"]))]
+        M = st.test_matrix(params)
+        selected[name] = {"lr": pick["lr"], "steps": pick["steps"], "knob": pick["knob"], "stable": pick["stable"],
+                          "unstable_clients": n_unst, "max_rise": rise,
+                          "local": float(np.mean(np.diag(M))), "global": float(np.mean(_others(M))),
+                          "distortion": float(distortion(params[0], st.pG[0]).mean()),
+                          "attribution": st.attribution(params)}
+        curve = [[base["local"], base["global"]]]  # the Local–Global curve at the chosen (lr, knob) over T
+        for T in proto.steps:
+            Mt = st.test_matrix(runs[(pick["lr"], T, str(pick["knob"]))][0])
+            curve.append([float(np.mean(np.diag(Mt))), float(np.mean(_others(Mt)))])
+        curves[name] = curve
+    return {"seed": st.seed, "global_model": {**st.global_info, **base}, "selected": selected, "curves": curves,
+            "grid": grid}
+
+
+@lru_cache(maxsize=None)
+def comparison(scenario: str, quick: bool = True, seed: int = 0, protocol: Protocol = FIXED,
+               methods: tuple = TABLE2 + CONTROLS) -> dict:
+    """The methods on ``scenario`` (``"concept"``, ``"combined"``, ``"combined lam=λ"`` or ``"label"``)
+    under ``protocol``, one entry per seed (see :func:`_compare_seed`). Test metric: population MSE, or
+    the error rate for ``"label"``; Local = own client, Global = mean over the other clients."""
+    seeds = protocol.seeds(quick, seed)
+    per_seed = [_compare_seed(_setting(scenario, s, protocol.global_part()), protocol, tuple(methods)) for s in seeds]
+    return {"config": {"scenario": scenario, "protocol": protocol.to_dict(), "methods": list(methods), "seeds": seeds,
+                       "metric": "error rate (1 - accuracy)" if scenario == "label" else "population MSE",
+                       "model": "two-layer linear, k=8", "selection": "validation split (own and other clients)"},
+            "seeds": per_seed}
+
+
+def matched_global(study: dict, q: float = 0.8, methods=None) -> dict:
+    """Global at matched Local, one number per seed and method: each method's Local–Global curve read at
+    the common level ``L_q`` (:func:`lpft_theory.protocol.matched_levels`) by first passage."""
+    methods = list(methods or study["config"]["methods"])
+    out = {m: [] for m in methods}
+    for s in study["seeds"]:
+        level = matched_levels({m: s["curves"][m] for m in methods}, (q,))[q]
+        for m in methods:
+            c = np.array(s["curves"][m])
+            out[m].append(first_passage(c[:, 0], c[:, 1], level))
+    return out
+
+
+def selected_column(study: dict, name: str, key: str) -> list:
+    """One number per seed: ``key`` of method ``name``'s selected configuration (seeds in order)."""
+    return [s["selected"][name][key] for s in study["seeds"]]
+
+
+# ----------------------------------------------------------------------------------- Table 2 analogue
+SCENARIOS = ("concept", "combined", "label")
+
+
+def variant_table(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
+    """The six PFT variants of Table 2 (and the LP controls) on concept, combined and label-shift clients."""
+    return {"config": {"scenarios": list(SCENARIOS), "protocol": protocol.to_dict()},
+            "scenarios": {s: comparison(s, quick, seed, protocol) for s in SCENARIOS}}
+
+
+# ----------------------------------------------------------------------------------- App. D.3: heterogeneity
+LAMS = (0.1, 0.3, 1.0, 3.0)
+HETERO_METHODS = ("FT", "LP-FT", "LP-FT (eta/10)")
+
+
+def heterogeneity_sweep(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
+    """FT vs LP-FT across heterogeneity λ (App. D.3); step sizes scaled by ``1/max(1, λ²)``."""
+    return {"config": {"lams": list(LAMS), "protocol": protocol.to_dict(), "lr_scale": "1 / max(1, lambda^2)"},
+            "lams": {lam: comparison(f"combined lam={lam}", quick, seed, protocol, HETERO_METHODS) for lam in LAMS}}
+
+
+def _regression_global(sc, seed: int, protocol: Protocol, arch, eta: float = 0.05, scale: float = 0.5):
+    """A FedAvg global model for a population-moment scenario, stopped on a separate validation sample."""
+    val = sc.sample(protocol.n_val, spawn(seed, 3)[1])
+    return global_model(arch, sc.population, lambda p: float(np.mean(arch.loss(p, val))), seed, protocol,
+                        eta=eta, scale=scale)
+
+
+def _global_curve(arch, snapshots, data, loss="mse"):
     """Local and global (others) loss at every recorded step of a batched-over-clients trajectory."""
-    rows = [summarize(cross_matrix(arch, p, data, loss=loss)) for p in traj.snapshots]
+    rows = [summarize(cross_matrix(arch, p, data, loss=loss)) for p in snapshots]
     return [r["local"] for r in rows], [r["global"] for r in rows]
 
 
@@ -54,70 +256,78 @@ OVERFIT_CONFIGS = {
 
 
 @lru_cache(maxsize=None)
-def overfitting_curves(quick: bool = True, seed: int = 0) -> dict:
-    """Local and global loss over local steps t = 0..T (the paper's Fig. 2, synthetic)."""
+def overfitting_curves(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
+    """Local and global loss over local steps t = 0..T (the paper's Fig. 2, synthetic), with the training
+    loss's largest one-step rise per configuration (all runs here are stable: it is 0)."""
     T = 40 if quick else 100
-    seeds = _seeds(quick, seed)
-    out = {name: {"local": [], "global": []} for name in OVERFIT_CONFIGS}
+    seeds = protocol.seeds(quick, seed)
+    out = {name: {"local": [], "global": [], "unstable_clients": []} for name in OVERFIT_CONFIGS}
+    glob = []
     for s in seeds:
-        sc = _combined(s)
-        arch = DeepLinear(sc.d, (8,))
-        pG = _fedavg_global(arch, sc.population, s, 60 if quick else 150)
+        st = _setting("combined", s, protocol.global_part())
+        arch, pG, population = st.arch, st.pG, st.train
+        glob.append(st.global_info)
         for name, make in OVERFIT_CONFIGS.items():
-            traj = make(T)(arch, pG, sc.population, record=True)
-            snaps = traj.snapshots[-(T + 1):]  # LP-FT: t = 0 is the start of FT, after LP
-            local, glob = _global_curve(arch, type(traj)(traj.params, traj.losses, snaps), sc.population)
+            traj = make(T)(arch, pG, population, record=True)
+            local, gl = _global_curve(arch, traj.snapshots[-(T + 1):], population)  # LP-FT: t = 0 after LP
             out[name]["local"].append(local)
-            out[name]["global"].append(glob)
+            out[name]["global"].append(gl)
+            out[name]["unstable_clients"].append(int(rose(traj.losses, protocol.rise_tol).sum()))
     return {"config": {"scenario": "combined (random shifts), d=20, m=3, C=5, lambda=1, eps=0.5", "T": T,
-                       "seeds": seeds, "model": "two-layer linear, k=8", "global_model": "FedAvg"},
-            "steps": list(range(T + 1)), "curves": out}
+                       "seeds": seeds, "model": "two-layer linear, k=8", "protocol": protocol.to_dict()},
+            "global_models": glob, "steps": list(range(T + 1)), "curves": out}
 
 
 # ----------------------------------------------------------------------------------- Fig. 3a: distortion
-SCATTER_STRATEGIES = {
-    "FT": lambda T: ft(0.05, T), "Proximal": lambda T: proximal_ft(0.05, T, 1.0),
-    "Sparse": lambda T: sparse_ft(0.05, T, 0.5), "Soup": lambda T: soup(0.05, T, 3, sigma=0.05),
-    "LSS": lambda T: lss(0.05, T, n_verts=1, vertex_steps=max(T // 4, 1)), "LP-FT": lambda T: lp_ft(0.05, T),
-}
+SCATTER_STRATEGIES = ("FT", "Proximal", "Sparse", "Soup", "LSS", "LP-FT")
 
 
 @lru_cache(maxsize=None)
-def distortion_scatter(quick: bool = True, seed: int = 0) -> dict:
-    """Feature distortion ‖B − B_G‖_F vs global-loss increase, per strategy, steps and seed (Fig. 3a)."""
+def distortion_scatter(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
+    """Feature distortion ‖B − B_G‖_F vs global-loss increase, per strategy, steps and seed (Fig. 3a), with
+    the head / feature / interaction attribution of every global-loss change (recipe lr 0.05; LP-FT by
+    ``protocol.budget``)."""
     steps = (5, 20, 60) if quick else (5, 20, 60, 150)
     rows = []
-    for s in _seeds(quick, seed):
-        sc = _combined(s)
-        arch = DeepLinear(sc.d, (8,))
-        pG = _fedavg_global(arch, sc.population, s, 60 if quick else 150)
-        base = summarize(cross_matrix(arch, tuple(np.broadcast_to(p, (sc.n_clients,) + p.shape) for p in pG),
-                                      sc.population))["global"]
-        for name, make in SCATTER_STRATEGIES.items():
+    for s in protocol.seeds(quick, seed):
+        st = _setting("combined", s, protocol.global_part())
+        arch, pG, population = st.arch, st.pG, st.train
+        evaluate = lambda p: _others(cross_matrix(arch, p, population))  # noqa: E731
+        base = float(np.mean(evaluate(_broadcast(pG, st.C))))
+        for name in SCATTER_STRATEGIES:
             for T in steps:
-                p = make(T)(arch, pG, sc.population, rng=s).params
-                r = summarize(cross_matrix(arch, p, sc.population))
-                rows.append({"strategy": name, "steps": T, "seed": s, "distortion": float(distortion(p[0], pG[0]).mean()),
-                             "global_drop": r["global"] - base, "local": r["local"], "global": r["global"]})
+                p = method(name, 0.05, T, budget=protocol.budget)(arch, pG, population, rng=s).params
+                r = summarize(cross_matrix(arch, p, population))
+                a = {k: float(np.mean(v)) for k, v in attribution(evaluate, pG, p).items() if k != "base"}
+                rows.append({"strategy": name, "steps": T, "seed": s,
+                             "distortion": float(distortion(p[0], pG[0]).mean()),
+                             "global_drop": r["global"] - base, "local": r["local"], "global": r["global"], **a})
     return {"config": {"scenario": "combined (random shifts), d=20, m=3, C=5, lambda=1", "steps": list(steps),
-                       "global_model": "FedAvg", "eta": 0.05}, "rows": rows}
+                       "eta": 0.05, "protocol": protocol.to_dict()}, "rows": rows}
 
 
 # ----------------------------------------------------------------------------------- Fig. 3b: flooding
+FLOOD_LEVELS = (0.0, 0.1, 0.5, 1.0)
+
+
 @lru_cache(maxsize=None)
-def flooding_study(quick: bool = True, seed: int = 0) -> dict:
-    """FT vs LP-FT under loss flooding at b ∈ {0.1, 0.5, 1.0}: cross-entropy on label-shift clients."""
-    levels = (0.0, 0.1, 0.5, 1.0)
-    T, eta = (150, 0.5) if quick else (300, 0.5)
+def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
+    """FT vs LP-FT under loss flooding at b ∈ {0.1, 0.5, 1.0}: cross-entropy on label-shift clients.
+
+    LP-FT is 50 head-only GD steps then FT: ``T`` FT steps under the ``recipe`` budget, ``T − 50`` under
+    ``equal`` (where LP-FT with an FT stage at η/10 is added). One number per seed and setting.
+    """
+    T, eta, k = (150 if quick else 300), 0.5, 50
     rows = []
-    for s in _seeds(quick, seed):
-        sc = synthetic.label_shift(20, 5, 5, 0.3, sep=1.5, rng=s)
-        g_tr, g_te = spawn(s, 2)
-        train, test = sc.sample(60, g_tr), sc.sample(400, g_te)
-        arch = DeepLinear(sc.d, (8,), sc.p)
-        pG = _fedavg_global(arch, train, s, 40 if quick else 100, loss="ce", eta=0.5)
-        for b in levels:
-            for name, strat in (("FT", ft(eta, T)), ("LP-FT", lp_ft(eta, T, lp("steps", eta=eta, steps=50)))):
+    for s in protocol.seeds(quick, seed):
+        st = _setting("label", s, protocol.global_part())  # the label-shift clients of Table 2, same global model
+        arch, pG, train, test = st.arch, st.pG, st.train, st.test
+        T_ft = T if protocol.budget == "recipe" else T - k
+        strategies = {"FT": ft(eta, T), "LP-FT": lp_ft(eta, T_ft, lp("steps", eta=eta, steps=k))}
+        if protocol.budget == "equal":
+            strategies["LP-FT (eta/10)"] = lp_ft(eta / 10, T_ft, lp("steps", eta=eta, steps=k))
+        for b in FLOOD_LEVELS:
+            for name, strat in strategies.items():
                 st = flooded(strat, b) if b > 0 else strat
                 p = st(arch, pG, train, loss="ce").params
                 L = summarize(cross_matrix(arch, p, train, loss="ce"))["local"]
@@ -125,74 +335,23 @@ def flooding_study(quick: bool = True, seed: int = 0) -> dict:
                 rows.append({"b": b, "strategy": name, "seed": s, "train_loss": L, "local_acc": A["local"],
                              "global_acc": A["global"], "distortion": float(distortion(p[0], pG[0]).mean())})
     return {"config": {"scenario": "label shift, Dirichlet alpha=0.3, d=20, K=5, C=5, n=60/client",
-                       "T": T, "eta": eta, "lp": "50 head GD steps", "levels": list(levels)}, "rows": rows}
-
-
-# ----------------------------------------------------------------------------------- Table 2 analogue
-VARIANTS = {
-    "FT": lambda: ft(0.05, 30), "Proximal": lambda: proximal_ft(0.05, 30, 1.0), "Soup": lambda: soup(0.05, 30, 3, sigma=0.05),
-    "Sparse": lambda: sparse_ft(0.05, 30, 0.5), "LSS": lambda: lss(0.05, 30, n_verts=1, vertex_steps=8),
-    "LP-FT": lambda: lp_ft(0.05, 30),
-}
-
-
-@lru_cache(maxsize=None)
-def variant_table(quick: bool = True, seed: int = 0) -> dict:
-    """The six PFT variants on concept, combined and label-shift clients (Table 2, synthetic)."""
-    rows = []
-    for s in _seeds(quick, seed):
-        scens = {"concept": synthetic.concept_shift(20, 3, 5, 1.0, rng=s), "combined": _combined(s)}
-        for sname, sc in scens.items():
-            arch = DeepLinear(sc.d, (8,))
-            pG = _fedavg_global(arch, sc.population, s, 60 if quick else 150)
-            for vname, make in VARIANTS.items():
-                p = make()(arch, pG, sc.population, rng=s).params
-                r = summarize(cross_matrix(arch, p, sc.population))
-                rows.append({"scenario": sname, "variant": vname, "seed": s, "metric": "loss", **r})
-        sc = synthetic.label_shift(20, 5, 5, 0.3, sep=1.5, rng=s)
-        g_tr, g_te = spawn(s, 2)
-        train, test = sc.sample(60, g_tr), sc.sample(400, g_te)
-        arch = DeepLinear(sc.d, (8,), sc.p)
-        pG = _fedavg_global(arch, train, s, 40 if quick else 100, loss="ce", eta=0.5)
-        for vname, make in VARIANTS.items():
-            strat = lp_ft(0.5, 30, lp("steps", eta=0.5, steps=30)) if vname == "LP-FT" else make()
-            p = strat(arch, pG, train, loss="ce", rng=s).params
-            r = summarize(cross_matrix(arch, p, test, metric="accuracy"), higher_is_better=True)
-            rows.append({"scenario": "label", "variant": vname, "seed": s, "metric": "accuracy", **r})
-    return {"config": {"variants": list(VARIANTS), "steps": 30, "global_model": "FedAvg",
-                       "note": "regression: population losses (lower is better); label: accuracy"}, "rows": rows}
-
-
-# ----------------------------------------------------------------------------------- App. D.3: heterogeneity
-@lru_cache(maxsize=None)
-def heterogeneity_sweep(quick: bool = True, seed: int = 0) -> dict:
-    """FT vs LP-FT global loss across heterogeneity λ, with FedAvg global models (App. D.3)."""
-    lams = (0.1, 0.3, 1.0, 3.0)
-    rows = []
-    for s in _seeds(quick, seed):
-        for lam in lams:
-            sc = _combined(s, lam)
-            arch = DeepLinear(sc.d, (8,))
-            pG = _fedavg_global(arch, sc.population, s, 60 if quick else 150, eta=0.05 / max(1.0, lam ** 2))
-            eta = 0.02 / max(1.0, lam ** 2)  # same step for both; larger λ means larger gradients
-            for name, strat in (("FT", ft(eta, 30)), ("LP-FT", lp_ft(eta, 30))):
-                r = summarize(cross_matrix(arch, strat(arch, pG, sc.population).params, sc.population))
-                rows.append({"lam": lam, "strategy": name, "seed": s, **r})
-    return {"config": {"scenario": "combined (random shifts)", "lams": list(lams), "eta": "0.02 / max(1, lambda^2)",
-                       "steps": 30},
-            "rows": rows}
+                       "T": T, "eta": eta, "lp": f"{k} head GD steps", "levels": list(FLOOD_LEVELS),
+                       "protocol": protocol.to_dict()}, "rows": rows}
 
 
 # ----------------------------------------------------------------------------------- FedPuReL analogue
 @lru_cache(maxsize=None)
-def longtail_study(quick: bool = True, seed: int = 0) -> dict:
+def longtail_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Frozen features + prototype ("zero-shot") head; FedAvg on the head with and without purification;
-    personalization by FT or residual. Balanced and head/medium/tail accuracy (FedPuReL analogue)."""
-    K, k, rounds, eta = 10, 16, (30 if quick else 60), 0.5
-    rows = []
-    for s in _seeds(quick, seed):
+    personalization by FT or residual. Balanced and head/medium/tail accuracy (FedPuReL analogue).
+
+    FedAvg (plain and purified) starts at the zero-shot head and runs to a plateau of the clients'
+    validation loss, or ``protocol.global_rounds`` rounds under the fixed rule."""
+    K, k, eta = 10, 16, 0.5
+    rows, glob = [], []
+    for s in protocol.seeds(quick, seed):
         lt = synthetic.long_tail(20, K, 5, n_max=500, imbalance=100.0, beta=0.5, sep=1.5, rng=s)
-        g_b, g_te, g_loc = spawn(s, 3)
+        g_b, g_te, g_loc, g_val = spawn(s, 4)
         B0 = synthetic.orthonormal_rows(k, 20, g_b)
         arch = DeepLinear(20, (k,), K)
         # zero-shot head: unit-norm class prototypes in feature space, no class frequencies
@@ -202,10 +361,21 @@ def longtail_study(quick: bool = True, seed: int = 0) -> dict:
         w = np.array([c.n for c in lt.train], float)
         test = lt.test(200, g_te)
         local_test = lt.scenario.sample(300, g_loc)
+        val = lt.scenario.sample(protocol.n_val, g_val)
         common = dict(loss="ce", masks=(False, True), weights=w, rng=s)
-        plain = fedavg(arch, zs, train, rounds, 5, eta, **common).params
-        pur = fedavg(arch, zs, train, rounds, 5, eta, transform=lambda part, p: purify(
-            eta, arch, teacher_data(arch, zs, part, "ce"), 1.0, loss="ce"), **common).params
+        pure = dict(transform=lambda part, p: purify(eta, arch, teacher_data(arch, zs, part, "ce"), 1.0, loss="ce"))
+        trained = {}
+        for label, extra in (("FedAvg", {}), ("FedAvg+purify", pure)):
+            advance = lambda p, n, extra=extra: fedavg(arch, p, train, n, 5, eta, **common, **extra).params  # noqa: E731
+            if protocol.global_rule == "fixed":
+                trained[label], info = advance(zs, protocol.global_rounds), {"rounds": protocol.global_rounds}
+            else:
+                pl = to_plateau(advance, lambda p: float(np.mean(arch.loss(p, val, "ce"))), zs, chunk=protocol.chunk,
+                                max_rounds=min(protocol.global_rounds, 40 if quick else 600),  # quick: a cap
+                                patience=protocol.patience, rel_tol=protocol.rel_tol)
+                trained[label], info = pl.params, {"rounds": pl.rounds, "converged": pl.converged}
+            glob.append({"seed": s, "model": label, **info})
+        plain, pur = trained["FedAvg"], trained["FedAvg+purify"]
         models = {"zero-shot": zs, "FedAvg": plain, "FedAvg+purify": pur}
         pers = {"FedAvg+FT": lp("steps", eta=eta, steps=50)(arch, plain, train, loss="ce").params,
                 "purify+FT": lp("steps", eta=eta, steps=50)(arch, pur, train, loss="ce").params,
@@ -216,29 +386,31 @@ def longtail_study(quick: bool = True, seed: int = 0) -> dict:
             rows.append({"model": name, "seed": s, "balanced": float(per_class.mean()),
                          **{grp: float(per_class[:, idx].mean()) for grp, idx in lt.groups.items()},
                          "personalized": float(np.mean(local))})
-    return {"config": {"K": K, "k": k, "imbalance": 100, "beta": 0.5, "rounds": rounds, "eta": eta,
+    return {"global_models": glob,
+            "config": {"K": K, "k": k, "imbalance": 100, "beta": 0.5, "protocol": protocol.to_dict(), "eta": eta,
                        "groups": "head > 100, medium 21-100, tail <= 20 global training samples",
                        "personalization": "head only (frozen features), 50 steps"}, "rows": rows}
 
 
 # ----------------------------------------------------------------------------------- FlexP-SFL analogue
 @lru_cache(maxsize=None)
-def split_study(quick: bool = True, seed: int = 0) -> dict:
+def split_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Split FT on a deep linear net: alignment strength λ and split point s vs local/global loss."""
     widths = (12, 10, 8)
     lams = (0.0, 0.25, 1.0, 4.0)
     rows = []
-    for s in _seeds(quick, seed):
+    for s in protocol.seeds(quick, seed):
         sc = _combined(s, C=4)
         arch = DeepLinear(sc.d, widths)
-        pG = _fedavg_global(arch, sc.population, s, 60 if quick else 150, eta=0.02, scale=0.8)
+        pG, _ = _regression_global(sc, s, protocol, arch, eta=0.02, scale=0.8)
         for lam in lams:
             for split in ("cycle", 1, 2, 3):
                 p = split_ft(0.02, 40, split, lam)(arch, pG, sc.population).params
                 r = summarize(cross_matrix(arch, p, sc.population))
                 rows.append({"lam": lam, "split": str(split), "seed": s, **r})
     return {"config": {"widths": list(widths), "eta": 0.02, "steps": 40, "lams": list(lams),
-                       "splits": "cycle = heterogeneous s_k = k mod 4; or one s for all"}, "rows": rows}
+                       "splits": "cycle = heterogeneous s_k = k mod 4; or one s for all",
+                       "protocol": protocol.to_dict()}, "rows": rows}
 
 
 # ----------------------------------------------------------------------------------- FedAvg vs B*
@@ -249,7 +421,7 @@ def fedavg_angles(quick: bool = True, seed: int = 0) -> dict:
     out = {}
     for tau in (1, 5, 20):
         largest, smallest, to_wG = [], [], []
-        for s in _seeds(quick, seed):
+        for s in FIXED.seeds(quick, seed):
             sc = synthetic.concept_shift(20, 3, 5, 1.0, rng=s)
             arch = DeepLinear(sc.d, (8,))
             g_init, g_fed = spawn(s, 2)
@@ -267,6 +439,6 @@ def fedavg_angles(quick: bool = True, seed: int = 0) -> dict:
 
 def clear_cache() -> None:
     """Forget every cached study (tests use it to recompute from scratch)."""
-    for fn in (overfitting_curves, distortion_scatter, flooding_study, variant_table, heterogeneity_sweep,
-               longtail_study, split_study, fedavg_angles):
+    for fn in (_setting, comparison, overfitting_curves, distortion_scatter, flooding_study, longtail_study,
+               split_study, fedavg_angles):
         fn.cache_clear()
