@@ -9,7 +9,7 @@ from lpft_theory.strategies import lp
 from ._style import PALETTE, figure
 
 NAME = "kumar_toy"
-TITLE = "Features change only in the span of the training data (Lemma A.3)"
+TITLE = r"Features change only in the span $S$ of the training data (Lemma A.3): $B_t u = B_0 u$ for $u \in S^\perp$"
 
 
 def compute(quick=True, seed=0):
@@ -22,7 +22,7 @@ def compute(quick=True, seed=0):
     # (b) d = 20: norms of the change on S and on S-perp over time, FT and LP-FT
     sc = synthetic.kumar(20, 2, 8, eps=0.2, rng=seed)
     t = sc.truth
-    times = np.linspace(0, 10 if quick else 30, 21)
+    times = np.concatenate([[0.0], np.geomspace(1e-3, 10 if quick else 30, 20)])
     arch = two_layer(20, 2)
     start = (t["B_0"], t["v_0"][:, None])
     probed = lp()(arch, start, sc.train[0]).params
@@ -44,13 +44,19 @@ def plot(data):
     a.plot(P[0, 0] + s * x1[0], P[0, 1] + s * x1[1], color="0.6", lw=0.8, label=r"$B_0 + S$")
     a.plot(P[0, 0] - s * x1[1], P[0, 1] + s * x1[0], color="0.6", lw=0.8, ls="--", label=r"$B_0 + S^\perp$")
     a.plot(P[:, 0], P[:, 1], "o-", ms=2, color=PALETTE[0], label=r"$B_t$ (FT, flow)")
-    a.set(xlabel=r"$B_{1}$", ylabel=r"$B_{2}$", title="(a) d = 2: $B_t$ moves along $S$", aspect="equal")
+    a.set(xlabel=r"$B_{1}$", ylabel=r"$B_{2}$", title="(a) $d = 2$: $B_t$ moves along $S$", aspect="equal")
     a.legend(loc="lower left")
     t = data["times"]
+    noise = 1e-13  # float64 round-off of O(1) entries, accumulated over the integration
+    b.axhspan(0, noise, color="0.85", lw=0, label=r"round-off ($<10^{-13}$): exactly 0")
     for i, (name, n) in enumerate(data["norms"].items()):
-        b.plot(t, n["on_S"], color=PALETTE[i], label=f"{name}: on $S$")
-        b.plot(t, np.maximum(n["on_S_perp"], 1e-18), color=PALETTE[i], ls="--", label=rf"{name}: on $S^\perp$")
-    b.set(yscale="log", ylim=(1e-18, 10), xlabel="time $t$ (gradient flow)",
-          ylabel=r"$\|(B_t - B_0)P\|_F$", title="(b) d = 20")
-    b.legend(ncol=2)
+        b.plot(t, n["on_S"], color=PALETTE[i], marker="o", ms=2, label=f"{name}: on $S$")
+        b.plot(t, n["on_S_perp"], color=PALETTE[i], ls="--", label=rf"{name}: on $S^\perp$")
+    # symlog: t = 0 (no change yet, exactly 0) and round-off stay visible instead of falling off a log axis
+    b.set_yscale("symlog", linthresh=noise, linscale=0.6)
+    b.set_xscale("symlog", linthresh=1e-3)  # t = 0 stays on the axis
+    b.set(ylim=(0, 10), xlabel="time $t$ (gradient flow, symlog)", ylabel=r"$\|(B_t - B_0)P\|_F$ (symlog)",
+          title=r"(b) $d = 20$: change on $S$ and on $S^\perp$")
+    b.set_yticks([0, 1e-12, 1e-9, 1e-6, 1e-3, 1])
+    b.legend(ncol=1, loc="lower right", bbox_to_anchor=(1.0, 0.08), fontsize=5.5)
     return fig

@@ -7,7 +7,7 @@ from lpft_theory.theory import chen
 from ._style import PALETTE, figure
 
 NAME = "lambda_star"
-TITLE = "Theorem 4.5: lambda* and the band (lambda*, lambda**) where FT wins"
+TITLE = r"Theorem 4.5: $\lambda^*$ and the band $(\lambda^*, \lambda^{**})$ where FT has the lower global loss"
 
 # (a): the rerunnable instance with a finite λ* used by the paper check and the tests
 CASE = dict(d=10, m=2, C=3, seed=888118, eta=0.31375537916572976, shift=2.4671901725557777)

@@ -10,7 +10,8 @@ from lpft_theory.theory import chen
 from ._style import PALETTE, figure
 
 NAME = "lemma43"
-TITLE = "Lemma 4.3: ||B_FT - B*||_F = eta c lambda ||V_com||, and where LP-FT's global loss is lower"
+TITLE = (r"Lemma 4.3: $\|B_{FT} - B^*\|_F = \eta c \lambda \|V_{com}\|$, and where LP-FT's global loss is lower "
+         r"($\eta c(1+\|V_{com}\|^2) > 1$)")
 
 
 def compute(quick=True, seed=0):
@@ -47,9 +48,11 @@ def plot(data):
         b.plot(data["etas_sim"], np.array(r["sim_global_FT"]) / float(lam) ** 2, "o", ms=3, color=PALETTE[i])
     v = next(iter(data["by_lambda"].values()))["v"]
     b.axhline(2.0, color="k", ls="--", lw=0.8, label=r"LP-FT: $2\lambda^2$")
-    b.axvline(1 / (2 * (1 + v)), color="0.5", ls=":", lw=0.8, label=r"$\eta c(1+\|V_{com}\|^2)=1$")
+    b.axvline(1 / (2 * (1 + v)), color="0.5", ls=":", lw=0.8, label=r"$\eta c(1+\|V_{com}\|^2)=1$: overshoot beyond")
+    b.axvspan(1 / (1 + v), max(data["etas_line"]), color="0.85", lw=0,
+              label=r"$\eta c(1+\|V_{com}\|^2)>2$: the client's own loss rises")
     a.set(xlabel=r"$\eta$", ylabel=r"$\|B_{FT}-B^*\|_F$", title="(a) distortion: lines closed form, dots simulation")
     b.set(xlabel=r"$\eta$", ylabel=r"global loss $/\lambda^2$", title=r"(b) FT global loss / $\lambda^2$ (all $\lambda$ coincide)")
     a.legend()
-    b.legend()
+    b.legend(fontsize=5.5, loc="upper left")
     return fig

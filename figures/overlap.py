@@ -10,7 +10,8 @@ from lpft_theory.theory import chen
 from ._style import figure
 
 NAME = "overlap"
-TITLE = "Overlap omega: LP-FT wins iff (a - 1)(a - (2 omega - 1)) > 0, a = eta c (1 + ||V_com||^2)"
+TITLE = (r"Overlap $\omega$: LP-FT wins iff $(a-1)(a-r) > 0$, $a = \eta c(1+\|V_{com}\|^2)$; "
+         r"$r = 2\omega-1$ (other clients), $r = (2\omega(C-1)-(C-2))/C$ (mixture)")
 
 
 def compute(quick=True, seed=0):
@@ -25,22 +26,27 @@ def compute(quick=True, seed=0):
         arch, pG = two_layer(20, 8), two_layer_params(*synthetic.idealised_init(sc))
         f = summarize(cross_matrix(arch, ft(eta, 1)(arch, pG, sc.population).params, sc.population))["global"]
         g = summarize(cross_matrix(arch, lp_ft(eta, 1)(arch, pG, sc.population).params, sc.population))["global"]
-        sims.append({"a": a, "omega": w, "sim_gap": f - g,
+        fm = summarize(cross_matrix(arch, ft(eta, 1)(arch, pG, sc.population).params, sc.population))["global_mixture"]
+        gm = summarize(cross_matrix(arch, lp_ft(eta, 1)(arch, pG, sc.population).params, sc.population))["global_mixture"]
+        sims.append({"a": a, "omega": w, "sim_gap": f - g, "sim_gap_mixture": fm - gm,
                      "closed_gap": (lambda r: r["ft"]["global"] - r["lp_ft"]["global"])(chen.theorem_4_4(v, 1.0, eta, 5, omega=w))})
     return {"config": {"scenario": "concept shift with overlap, d=20, m=3, C=5, lambda=1", "seed": seed},
-            "a": a_grid.tolist(), "omega": w_grid.tolist(), "gap_sign_factor": gap, "simulations": sims}
+            "a": a_grid.tolist(), "omega": w_grid.tolist(), "gap_sign_factor": gap, "simulations": sims, "n_clients": 5}
 
 
 def plot(data):
-    fig, (ax,) = figure(1)
+    fig, (ax,) = figure(1, height=2.6, width=6.4)
     a, w = np.array(data["a"]), np.array(data["omega"])
     G = np.array(data["gap_sign_factor"])
     ax.contourf(a, w, np.sign(G), levels=[-1.5, 0, 1.5], colors=["#d55e00", "#0072b2"], alpha=0.35)
     ax.plot([1, 1], [0, 1], "k-", lw=0.8, label="$a = 1$")
-    ax.plot(2 * w - 1, w, "k--", lw=0.8, label=r"$a = 2\omega - 1$")
+    ax.plot(2 * w - 1, w, "k--", lw=0.8, label=r"$a = 2\omega - 1$ (others)")
+    C = data["n_clients"]
+    ax.plot((2 * w * (C - 1) - (C - 2)) / C, w, color="0.35", ls="-.", lw=0.8,
+            label=rf"$a = (2\omega(C-1)-(C-2))/C$ (mixture, $C={C}$)")
     for s in data["simulations"]:
         ax.plot(s["a"], s["omega"], marker="^" if s["sim_gap"] > 0 else "v", color="k", ms=4)
     ax.set(xlim=(a[0], a[-1]), ylim=(0, 1), xlabel=r"$a = \eta c (1 + \|V_{com}\|^2)$", ylabel=r"overlap $\omega$")
-    ax.legend(title="blue: LP-FT wins\ntriangles: simulation\n(up: LP-FT wins)", loc="center left",
+    ax.legend(title="shading: other clients' reading\nblue: LP-FT wins, orange: FT\ntriangles: simulation\n(up: LP-FT wins)", loc="center left",
               bbox_to_anchor=(1.02, 0.5))
     return fig

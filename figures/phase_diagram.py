@@ -10,7 +10,7 @@ from lpft_theory.theory import chen
 from ._style import figure
 
 NAME = "phase_diagram"
-TITLE = "Where LP-FT beats FT (concept shift): the boundary eta c (1 + ||V_com||^2) = 1"
+TITLE = r"Where LP-FT beats FT (concept shift): the boundary $a = \eta c\,(1 + \|V_{com}\|^2) = 1$"
 
 
 def compute(quick=True, seed=0):
@@ -36,18 +36,30 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, axes = figure(2)
+    from matplotlib.colors import SymLogNorm
+    from matplotlib.lines import Line2D
+
+    fig, axes = figure(2, height=2.6)
     etas, lams = np.array(data["etas"]), np.array(data["lams"])
     for ax, (reading, title) in zip(axes, (("exact", "(a) exact LP"), ("step", "(b) one LP step"))):
         G = np.array(data["gap"][reading]) / lams[:, None] ** 2
-        lim = np.abs(G).max()
-        m = ax.pcolormesh(etas, lams, G, cmap="RdBu", vmin=-lim, vmax=lim, shading="auto")
+        # a symmetric log scale: the large gaps at large (η, λ) must not wash out the sign elsewhere
+        lim = float(np.abs(G).max())
+        m = ax.pcolormesh(etas, lams, G, cmap="RdBu", norm=SymLogNorm(0.05, vmin=-lim, vmax=lim, base=10),
+                          shading="auto")
         ax.contour(etas, lams, G, levels=[0.0], colors="k", linewidths=0.8)
         if reading == "exact":
             ax.axvline(data["eta_star"], color="k", ls="--", lw=0.8)
         for c in data["simulation_checks"]:
             if c["reading"] == reading:
-                ax.plot(c["eta"], c["lam"], marker="^" if c["sim_gap"] > 0 else "v", color="k", ms=4)
+                ax.plot(c["eta"], c["lam"], marker="^" if c["sim_gap"] > 0 else "v", color="k", ms=4, ls="none")
         ax.set(xlabel=r"$\eta$", ylabel=r"$\lambda$", title=title)
-    fig.colorbar(m, ax=axes, label=r"$(G_{FT} - G_{LP\text{-}FT})/\lambda^2$  (blue: LP-FT better)")
+        ticks = [t for t in (-10.0, -1.0, -0.1, 0.0, 0.1, 1.0, 10.0) if abs(t) <= lim]
+        fig.colorbar(m, ax=ax, ticks=ticks, format="%g", label=r"$(G_{FT} - G_{LP\text{-}FT})/\lambda^2$ (symlog)")
+    handles = [Line2D([], [], color="k", lw=0.8, label="gap = 0 (closed form)"),
+               Line2D([], [], color="k", ls="--", lw=0.8, label=r"$\eta c(1+\|V_{com}\|^2)=1$"),
+               Line2D([], [], marker="^", color="k", ls="none", ms=4, label="simulation: LP-FT better"),
+               Line2D([], [], marker="v", color="k", ls="none", ms=4, label="simulation: FT better")]
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize=6,
+               title="blue: LP-FT has the lower global loss, red: FT", title_fontsize=6)
     return fig

@@ -178,3 +178,48 @@ def test_bad_readings_rejected():
         chen.theorem_4_4(1.0, 1.0, 0.1, 3, lp="partial")
     with pytest.raises(ValueError, match="reading must be one of"):
         chen.combined_gap_coeffs(np.eye(3), np.ones(1), np.zeros((2, 3)), 1.0, 0.1, reading="all")
+
+
+# Both readings of "global": others (Chen et al.'s Global) and the mixture of all C clients. They agree at
+# ω = 0 and differ with overlap; e.g. C = 2, ω = 0.3: the mixture root is 0.3, the others root −0.4.
+@pytest.mark.parametrize("C,omega,a", [
+    (2, 0.3, 0.2), (2, 0.3, 0.4), (2, 0.3, 0.95), (2, 0.3, 1.05),  # around r_mix = 0.3 and around 1
+    (4, 0.8, 0.3), (4, 0.8, 0.65), (4, 0.8, 0.9),                  # r_others = 0.6, r_mix = 0.7
+    (3, 0.0, 0.5), (3, 0.0, 1.5),                                  # ω = 0: both readings a > 1
+])
+def test_overlap_condition_each_reading_both_sides(C, omega, a):
+    lam = 0.8
+    sc = synthetic.concept_shift(C + 4, 2, C, lam, overlap=omega, rng=7)
+    v = float(sc.truth["V_com"] @ sc.truth["V_com"])
+    eta = a / chen.step_curvature(v)
+    _, _, f = _engine(sc, ft(eta, 1))
+    _, _, g = _engine(sc, lp_ft(eta, 1))
+    for reading, key in (("others", "global"), ("mixture", "global_mixture")):
+        r = chen.condition_root(omega, C, reading)
+        assert chen.lp_ft_wins(a, omega, C, reading) == ((a - 1) * (a - r) > 0)
+        assert (g[key] < f[key]) == chen.lp_ft_wins(a, omega, C, reading), (reading, r)
+
+
+def test_the_readings_disagree_where_the_issue_says():
+    """C = 2, ω = 0.3, a < 0.3: LP-FT wins the mixture reading, FT wins the others reading."""
+    assert chen.condition_root(0.3, 2, "mixture") == pytest.approx(0.3)
+    assert chen.lp_ft_wins(0.2, 0.3, 2, "mixture") and not chen.lp_ft_wins(0.2, 0.3, 2, "others")
+
+
+@pytest.mark.parametrize("C,eps,shift,offset", [(2, 0.6, 1.2, -0.1), (2, 0.6, 1.2, 0.1), (3, 0.5, 1.5, -0.1),
+                                                (3, 0.5, 1.5, 0.1), (4, 0.7, 0.4, 0.3)])
+def test_private_shift_condition_each_reading_both_sides(C, eps, shift, offset):
+    """Private shifts: the mixture root r' = (σ² − (C−2)ε²)/(σ² + Cε²); a' just below/above it, and a'
+    above 1, at two heterogeneity levels (the condition is λ-free)."""
+    r = chen.private_condition_root(shift, eps, C, "mixture")
+    for aprime in ([r + offset] if r + offset > 0 else []) + [1.0 + abs(offset)]:
+        for lam in (0.3, 3.0):
+            sc = synthetic.combined_shift(C + 5, 2, C, lam, eps=eps, shift=shift, geometry="private", rng=4)
+            v = float(sc.truth["V_com"] @ sc.truth["V_com"])
+            eta = aprime / (2 * (shift ** 2 + eps ** 2) * (1 + v))
+            assert chen.private_geometry_threshold(v, shift, eps, eta) == pytest.approx(aprime)
+            _, _, f = _engine(sc, ft(eta, 1))
+            _, _, g = _engine(sc, lp_ft(eta, 1))
+            for reading, key in (("others", "global"), ("mixture", "global_mixture")):
+                rr = chen.private_condition_root(shift, eps, C, reading)
+                assert (g[key] <= f[key]) == ((aprime - 1) * (aprime - rr) >= 0), (reading, aprime, rr)

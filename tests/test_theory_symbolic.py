@@ -57,3 +57,13 @@ def test_latex_renders():
     for d in (S.lemma_4_3(), S.theorem_4_4(), S.theorem_4_5_private()):
         text = d.latex()
         assert text.startswith("\\begin{aligned}") and "LP-FT wins" in text
+
+
+def test_theorem_4_4_mixture_condition_factorises():
+    """C·(M_FT − M_LPFT)/λ² = C (a − 1)(a − r_mix), r_mix = (2ω(C−1) − (C−2))/C (chen.condition_root)."""
+    a, C = sp.Symbol("a", positive=True), S.C
+    expr = S.theorem_4_4().expressions["gap_mixture_in_a"]
+    assert sp.expand(expr - C * (a - 1) * (a - (2 * S.omega * (C - 1) - (C - 2)) / C)) == 0
+    for w, n in ((0.3, 2), (0.8, 4), (0.0, 5)):
+        r = chen.condition_root(w, n, "mixture")
+        assert float(expr.subs({a: r, S.omega: w, C: n})) == pytest.approx(0.0, abs=1e-12)

@@ -19,8 +19,11 @@ gradient vanishes and LP-FT stays at ``w_i*`` for any number of FT steps.
 **Theorem 4.4 (concept shift, Σ = I).** ``h = s(1+v) b_i``; with ``a = s(1+v)``:
 FT: local ``λ²(a−1)²``, global (other clients) ``λ²(1 + a²)``; LP-FT (exact LP): local 0, global ``2λ²``.
 Hence LP-FT has the lower global loss **iff** ``a = ηc(1 + ‖V_com‖²) > 1`` (equality at ``a = 1``); for
-smaller steps FT is better. The same condition holds for the global loss on the mixture of all clients.
-With overlapping private features (``⟨u_i,u_j⟩ = ω``) the condition becomes ``(a − 1)(a − (2ω−1)) >= 0``.
+smaller steps FT is better. With overlapping private features (``⟨u_i,u_j⟩ = ω``) the condition becomes
+``(a − 1)(a − r) > 0`` with ``r = 2ω − 1`` for the other clients and ``r = (2ω(C−1) − (C−2))/C`` for the
+mixture of all C clients (:func:`condition_root`); the two readings agree only at ``ω = 0`` (both ``a > 1``).
+The first step is a descent step for the client iff ``a < 2`` (local loss ``λ²(a−1)²``); ``a = ηβ`` with
+``β = c(1+v)`` the curvature of the local loss along the step (:func:`step_curvature`).
 With one LP step (or a fraction α of the way) before the FT step, ``w = w_0 + A b_i`` with
 
     A(α) = αλ + sρ(1 + v + α²λ²) + s²ρ²αλ,   ρ = (1 − α)λ,
@@ -30,14 +33,28 @@ and LP-FT wins iff ``|A(α)| < |a|λ`` (``A(0) = aλ`` is FT, ``A(1) = λ`` exac
 **Many FT steps (Σ = I).** All gradients live in ``span{V̂_0, e_i} ⊗ span{ŵ_0, b_i}``: writing
 ``B = B* + Q_k M Q_dᵀ`` and ``V = Q_k z``, the dynamics are exactly GD on the 2×2 two-layer problem
 ``‖Nᵀz − t‖²`` with ``N = I + M``, ``z_0 = (√v, 0)``, ``t = (√v, λ)``; the predictor is ``w = Q_d u``,
-``u = Nᵀz``, and client j's loss is ``‖u − (√v, 0)‖² − 2λω u_2 + λ²`` (:func:`reduced_concept_run`).
+``u = Nᵀz``, and client j's loss is ``‖u − (√v, 0)‖² − 2λω u_2 + λ²`` (:func:`reduced_concept_run`;
+gradient flow: :func:`reduced_concept_flow`).
+
+**Local/global Pareto frontier (concept shift).** ``u`` ranges over all of R², and with ``e = u_1 − √v``,
+``A = u_2``: local ``= e² + (A−λ)²``, others ``= e² + (A−λω)² + λ²(1−ω²)``: squared distances to two
+points of the plane. The least global loss at local loss ``ℓ`` lies on the line through them:
+
+    G*(ℓ) = λ²(1 − ω²) + (λ(1 − ω) − √ℓ)²,     M*(ℓ) = (ℓ + (C − 1) G*(ℓ))/C   (mixture),
+
+attained at ``e = 0, A = λ − √ℓ`` (the same point for both readings, since the mixture adds the fixed
+local loss); Pareto-efficient for ``√ℓ <= λ(1−ω)`` (others) and ``√ℓ <= (C−1)λ(1−ω)/C`` (mixture)
+(:func:`pareto_frontier`). One FT step lies on it iff ``a <= 1``; for ``a > 1`` it lies above by
+``4λ²(a−1)(1−ω)`` (its mirror ``A = (2−a)λ`` has the same local loss). Exact LP lies on it at ``ℓ = 0``.
 
 **Theorem 4.5 (combined shift).** ``Σ_j = e_je_jᵀ + ε²I``. Client i's LP-FT/FT global-loss gap
 ``D_i(λ) = [G_FT − G_LPFT]/λ²`` is a quadratic ``q_0 + q_1λ + q_2λ²`` with ``q_2 >= 0``
 (:func:`combined_gap_coeffs`). LP-FT wins at small λ iff ``q_0 > 0``; then ``λ*`` is the smallest
 positive root (∞ if none) and, when a second root ``λ**`` exists, FT wins exactly on ``(λ*, λ**)`` and
 LP-FT wins again beyond ``λ**`` (:func:`lambda_star`). If ``q_0 < 0`` no ``λ* > 0`` exists. For shifts
-along the private features (``e_i = σb_i``) the gap is λ-free: LP-FT wins iff ``ηc(σ² + ε²)(1 + v) >= 1``.
+along the private features (``e_i = σb_i``) the gap is λ-free: LP-FT wins the others reading iff
+``a' = ηc(σ² + ε²)(1 + v) >= 1``, and the mixture reading iff ``(a' − 1)(a' − r') >= 0`` with
+``r' = (σ² − (C−2)ε²)/(σ² + Cε²)`` (:func:`private_condition_root`).
 """
 from __future__ import annotations
 
@@ -103,7 +120,8 @@ def theorem_4_4(v: float, lam: float, eta: float, n_clients: int, *, omega: floa
     """Closed-form global losses of FT and LP-FT after one FT step, and whether LP-FT is lower.
 
     ``lp``: ``"exact"`` (α = 1), ``"step"`` (one LP GD step: α = ηc) or ``"partial"`` (give ``alpha``).
-    The condition for ``lp="exact"`` is ``(a − 1)(a − (2ω − 1)) > 0`` with ``a = ηc(1 + v)``.
+    The condition for ``lp="exact"`` is ``(a − 1)(a − r) > 0`` with ``a = ηc(1 + v)`` and ``r`` the root of
+    the reading (:func:`condition_root`): ``condition_exact`` (others), ``condition_exact_mixture``.
     """
     Vd.choice("lp", lp, ("exact", "step", "partial"))
     if lp == "partial" and alpha is None:
@@ -115,7 +133,58 @@ def theorem_4_4(v: float, lam: float, eta: float, n_clients: int, *, omega: floa
     lpft_l = concept_losses(A, lam, n_clients, omega, half=half)
     return {"a": a, "A": A, "alpha": al, "ft": ft_l, "lp_ft": lpft_l,
             "lp_ft_better": lpft_l["global"] < ft_l["global"],
-            "condition_exact": (a - 1.0) * (a - (2 * omega - 1.0)) > 0}
+            "condition_exact": lp_ft_wins(a, omega, n_clients, "others"),
+            "condition_exact_mixture": lp_ft_wins(a, omega, n_clients, "mixture")}
+
+
+def condition_root(omega: float, n_clients: int, reading: str = "others") -> float:
+    """The root ``r ≠ 1`` of the exact-LP one-step gap: LP-FT's global loss is lower iff ``(a−1)(a−r) > 0``.
+
+    Others: ``(G_FT − G_LPFT)/λ² = (a − 1)(a − (2ω − 1))``. Mixture (all C clients, the client itself
+    included): ``C (M_FT − M_LPFT)/λ² = (a−1)² + (C−1)(a−1)(a+1−2ω) = C (a − 1)(a − r)`` with
+    ``r = (2ω(C − 1) − (C − 2))/C``.
+    """
+    Vd.choice("reading", reading, GLOBAL_READINGS)
+    omega = Vd.probability("omega", omega)
+    C = Vd.integer("n_clients", n_clients, min_value=2)
+    return 2 * omega - 1.0 if reading == "others" else (2 * omega * (C - 1) - (C - 2)) / C
+
+
+def lp_ft_wins(a: float, omega: float = 0.0, n_clients: int = 2, reading: str = "others") -> bool:
+    """Theorem 4.4's condition (exact LP, one FT step, concept shift with overlap ω), either reading."""
+    return bool((a - 1.0) * (a - condition_root(omega, n_clients, reading)) > 0)
+
+
+def step_curvature(v: float, half: bool = False) -> float:
+    """``β = c(1 + v)``: curvature of client i's loss along FT's first step (concept shift, Σ = I).
+
+    The loss along the ray is exactly ``λ²(ηβ − 1)²`` (times ½ with ``half``), so ``a = ηβ``: ``η < 1/β``
+    undershoots, ``1/β < η < 2/β`` overshoots but still descends, ``η > 2/β`` ascends.
+    """
+    return _c(half) * (1.0 + Vd.nonnegative("v", v))
+
+
+def hessian(B, V, Sigma, w_star, half: bool = False) -> np.ndarray:
+    """Exact Hessian of ``L(B, V) = (c/2)(BᵀV − w*)ᵀΣ(BᵀV − w*)`` in ``θ = (vec B, V)`` (row-major B).
+
+    Gauss–Newton part ``c JᵀΣJ`` with ``J = [∂w/∂B, ∂w/∂V]`` (``∂w/∂B_ab = V_a e_b``, ``∂w/∂V_a = B_a``),
+    plus the residual part ``c δ_aa' g_b`` between ``B_ab`` and ``V_a'`` (``g = Σ(BᵀV − w*)``).
+    """
+    B, V = np.asarray(B, float), np.asarray(V, float)
+    k, d = B.shape
+    c = _c(half)
+    J = np.concatenate([np.kron(V[:, None], np.eye(d)), B], axis=0).T  # (d, k·d + k)
+    H = c * J.T @ Sigma @ J
+    g = Sigma @ (B.T @ V - w_star)
+    cross = c * np.kron(np.eye(k), g[:, None])  # (k·d, k): row (a, b), column a' → δ_aa' g_b
+    H[: k * d, k * d:] += cross
+    H[k * d:, : k * d] += cross.T
+    return H
+
+
+def sharpness(B, V, Sigma, w_star, half: bool = False) -> float:
+    """``β_max = λ_max(∇²L)`` at ``(B, V)``: GD is locally stable only for ``η < 2/β_max``."""
+    return float(np.linalg.eigvalsh(hessian(B, V, Sigma, w_star, half))[-1])
 
 
 # --------------------------------------------------------------------------- many steps: 2x2 reduction
@@ -166,6 +235,173 @@ def reduced_losses(run: ReducedRun, v: float, lam: float, n_clients: int, omega:
     return concept_losses(u2, lam, n_clients, omega, shared_error=u1, half=half)
 
 
+def reduced_concept_flow(v: float, lam: float, times, *, lp_alpha: float | None = None,
+                         half: bool = False) -> ReducedRun:
+    """Gradient flow (step-size free) of the 2×2 reduction, from the global model or after LP.
+
+    ``dN/dt = −c z rᵀ``, ``dz/dt = −c N r`` with ``r = Nᵀz − t`` (solve_ivp, rtol 1e-10), at ``times``.
+    ``lp_alpha``: start from the head a fraction α of the way to the exact LP head (α = 1: exact LP).
+    """
+    from scipy.integrate import solve_ivp
+
+    v = Vd.positive("v", v)
+    times = Vd.finite_array("times", times, ndim=1)
+    if times.size == 0 or times[0] < 0 or np.any(np.diff(times) <= 0):
+        raise ValueError(f"times must be an increasing sequence of times >= 0, got {times}")
+    c = _c(half)
+    t = np.array([np.sqrt(v), lam])
+    z0 = np.array([np.sqrt(v), 0.0])
+    if lp_alpha is not None:
+        z0 = z0 + Vd.probability("lp_alpha", lp_alpha) * (t - z0)
+
+    def rhs(_s, y):
+        N, z = y[:4].reshape(2, 2), y[4:]
+        r = N.T @ z - t
+        return np.concatenate([(-c * np.outer(z, r)).ravel(), -c * N @ r])
+
+    sol = solve_ivp(rhs, (0.0, float(times[-1])), np.concatenate([np.eye(2).ravel(), z0]), t_eval=times,
+                    rtol=1e-10, atol=1e-12, method="DOP853")
+    N, z = sol.y[:4].T.reshape(-1, 2, 2), sol.y[4:].T
+    return ReducedRun(np.einsum("tij,ti->tj", N, z), N, z, 0)
+
+
+# --------------------------------------------------------------------------- local/global Pareto frontier
+def pareto_frontier(local, lam: float, n_clients: int, omega: float = 0.0, half: bool = False) -> dict:
+    """Least global loss at a given local loss over every predictor the 2×2 family reaches (all of R²).
+
+    ``G*(ℓ) = λ²(1−ω²) + (λ(1−ω) − √ℓ)²`` (others), ``M*(ℓ) = (ℓ + (C−1)G*(ℓ))/C`` (mixture), both at
+    ``e = 0, A = λ − √ℓ``; losses times ½ with ``half``. ``efficient`` / ``efficient_mixture``: whether
+    ``(ℓ, G*)`` is Pareto-efficient (no predictor has lower local and lower global loss).
+    """
+    f = 0.5 if half else 1.0
+    ell = np.asarray(local, dtype=float)
+    if np.any(ell < 0) or not np.all(np.isfinite(ell)):
+        raise ValueError("local must be finite and >= 0")
+    C = Vd.integer("n_clients", n_clients, min_value=2)
+    omega = Vd.probability("omega", omega)
+    lam = Vd.nonnegative("lam", lam)
+    root = np.sqrt(ell / f)
+    glob = f * (lam ** 2 * (1 - omega ** 2) + (lam * (1 - omega) - root) ** 2)
+    return {"global": glob, "global_mixture": (ell + (C - 1) * glob) / C,
+            "efficient": root <= lam * (1 - omega) * (1 + 1e-12),
+            "efficient_mixture": root <= (C - 1) * lam * (1 - omega) / C * (1 + 1e-12),
+            "A": lam - root}
+
+
+def ft_frontier_excess(a: float, lam: float, omega: float = 0.0, half: bool = False) -> float:
+    """Global loss of one FT step above the frontier at its own local loss: 0 if ``a <= 1``, else
+    ``4λ²(a − 1)(1 − ω)`` (the overshoot; both readings, times ½ with ``half``, ``(C−1)/C`` for the mixture)."""
+    a, omega = Vd.nonnegative("a", a), Vd.probability("omega", omega)
+    return (0.5 if half else 1.0) * 4 * lam ** 2 * max(a - 1.0, 0.0) * (1 - omega)
+
+
+def concept_curves(v: float, lam: float, n_clients: int, etas, steps: int, *, lp_steps=(), lp_alphas=(1.0,),
+                   omega: float = 0.0, half: bool = False) -> dict:
+    """Every (local, global) point FT and LP-FT reach over η, T = 1..``steps`` and LP length (2×2 reduction).
+
+    FT: one run per η. LP-FT: per η, each head-only GD length in ``lp_steps`` (0, which is FT itself, is
+    skipped) and each jump ``lp_alphas`` (fraction of the way to the exact head; 1 = exact LP), each
+    followed by 0..``steps`` FT steps. Returns per method arrays ``local``, ``global``, ``global_mixture``,
+    ``eta``, ``T``, ``lp`` and ``descent`` (every FT step so far decreased the local loss).
+    """
+    out = {}
+    for method in ("FT", "LP-FT"):
+        rows = []
+        for eta in np.asarray(etas, float):
+            starts = [("ft", None, 0)] if method == "FT" else (
+                [(f"lp_steps={k}", None, k) for k in lp_steps if k > 0] + [(f"lp_alpha={al:g}", al, 0) for al in lp_alphas])
+            for label, alpha, k in starts:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    run = reduced_concept_run(v, lam, eta, steps, lp_alpha=alpha, lp_steps=k, half=half)
+                    L = reduced_losses(run, v, lam, n_clients, omega, half)
+                    n0 = run.lp_steps
+                    loc = L["local"][n0:]
+                    dec = np.concatenate([[True], np.logical_and.accumulate(np.diff(loc) < 0)])
+                first_T = 1 if method == "FT" else 0
+                bound = 1e3 * (lam ** 2 + v)  # beyond: GD on the client has diverged
+                for T in range(first_T, steps + 1):
+                    if np.isfinite(loc[T]) and loc[T] < bound and L["global"][n0 + T] < bound:
+                        rows.append((loc[T], L["global"][n0 + T], L["global_mixture"][n0 + T], eta, T, label, dec[T]))
+        cols = list(zip(*rows)) or [()] * 7
+        out[method] = {"local": np.array(cols[0]), "global": np.array(cols[1]), "global_mixture": np.array(cols[2]),
+                       "eta": np.array(cols[3]), "T": np.array(cols[4]), "lp": list(cols[5]),
+                       "descent": np.array(cols[6], dtype=bool)}
+    return out
+
+
+def matched_global(curve: dict, at, key: str = "global", where=None) -> np.ndarray:
+    """A method's least global loss at local loss exactly ``ℓ``, for each ``ℓ`` in ``at``.
+
+    ``curve`` is one method of :func:`concept_curves`. Points with the same ``(T, lp)`` form a curve over
+    η; it is interpolated linearly wherever it crosses ``ℓ``, and the least value over all crossings is
+    returned (``nan`` where the method never has local loss ``ℓ``). ``where``: optional boolean mask of
+    points to keep (e.g. ``curve["descent"]``).
+    """
+    at = np.asarray(at, float)
+    keep = np.ones(len(curve["local"]), bool) if where is None else np.asarray(where, bool)
+    L0, L1, G0, G1 = [], [], [], []
+    labels = np.array([f"{T}|{lp}" for T, lp in zip(curve["T"], curve["lp"])])
+    for lab in np.unique(labels):
+        idx = np.flatnonzero((labels == lab) & keep)
+        idx = idx[np.argsort(curve["eta"][idx], kind="stable")]
+        if idx.size < 2:
+            continue
+        # only neighbouring η on the grid (a dropped point must not bridge a gap)
+        ok = np.diff(np.searchsorted(np.unique(curve["eta"]), curve["eta"][idx])) == 1
+        L0.append(curve["local"][idx[:-1]][ok])
+        L1.append(curve["local"][idx[1:]][ok])
+        G0.append(curve[key][idx[:-1]][ok])
+        G1.append(curve[key][idx[1:]][ok])
+    if not L0:
+        return np.full(at.shape, np.nan)
+    L0, L1, G0, G1 = (np.concatenate(x)[None, :] for x in (L0, L1, G0, G1))
+    ell = at[:, None]
+    cross = (np.minimum(L0, L1) <= ell) & (ell <= np.maximum(L0, L1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(L1 != L0, (ell - L0) / (L1 - L0), 0.0)
+    vals = np.where(cross, G0 + frac * (G1 - G0), np.inf)
+    best = vals.min(axis=1)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def matched_global_exact(v: float, lam: float, n_clients: int, local, steps: int, etas, *,
+                         lp_alpha: float | None = None, lp_steps: int = 0, omega: float = 0.0, half: bool = False,
+                         descent_only: bool = False) -> dict:
+    """Least global loss after exactly ``steps`` FT steps (LP first if asked) at local loss exactly ``ℓ``.
+
+    Over η in ``[etas[0], etas[-1]]``: every sign change of ``local(η) − ℓ`` on the grid ``etas`` is refined
+    by Brent's method on the exact 2×2 dynamics, and the least global (``global``) and mixture
+    (``global_mixture``) loss over the roots is returned (``nan`` where no η gives local loss ``ℓ``).
+    ``descent_only``: keep only η at which every FT step decreased the local loss.
+    """
+    from scipy.optimize import brentq
+
+    def at(eta):
+        with np.errstate(over="ignore", invalid="ignore"):
+            run = reduced_concept_run(v, lam, eta, steps, lp_alpha=lp_alpha, lp_steps=lp_steps, half=half)
+            L = reduced_losses(run, v, lam, n_clients, omega, half)
+            loc = L["local"][run.lp_steps:]
+            return loc[-1], L["global"][-1], L["global_mixture"][-1], bool(np.all(np.diff(loc) < 0))
+
+    grid = Vd.finite_array("etas", etas, ndim=1)
+    vals = np.array([at(e)[0] for e in grid])
+    out = {"global": [], "global_mixture": [], "eta": []}
+    for ell in np.atleast_1d(np.asarray(local, float)):
+        best = (np.inf, np.inf, np.nan)
+        d = vals - ell
+        for j in np.flatnonzero(np.isfinite(d[:-1]) & np.isfinite(d[1:]) & (np.sign(d[:-1]) != np.sign(d[1:]))):
+            try:
+                eta = brentq(lambda e: at(e)[0] - ell, grid[j], grid[j + 1], xtol=1e-14, rtol=1e-13)
+            except ValueError:  # non-finite inside the bracket: client GD diverges there
+                continue
+            _, g, mix, dec = at(eta)
+            if (dec or not descent_only) and g < best[0]:
+                best = (g, mix, eta)
+        for key, val in zip(("global", "global_mixture", "eta"), best):
+            out[key].append(val if np.isfinite(val) else np.nan)
+    return {k: np.array(val) for k, val in out.items()}
+
+
 # --------------------------------------------------------------------------- Theorem 4.5
 def _combined_setup(B_star, V_com, shifts, eps):
     """``(m, C, Σ_i = e_ie_iᵀ + ε²I for every client, V_0 = [V_com; 0])``."""
@@ -205,7 +441,8 @@ def combined_one_step(B_star, V_com, shifts, eps: float, lam: float, eta: float,
         lp_g = np.array([lp_pair[i, off[i]].mean() for i in range(C)])
     else:
         ft_g, lp_g = ft_pair.mean(axis=1), lp_pair.mean(axis=1)
-    return {"ft": ft_g, "lp_ft": lp_g, "ft_local": np.diag(ft_pair), "h": h, "w0": w0}
+    start_local = lam ** 2 * f * np.einsum("ia,iab,ib->i", b, Sig, b)  # client i's loss at w_0
+    return {"ft": ft_g, "lp_ft": lp_g, "ft_local": np.diag(ft_pair), "start_local": start_local, "h": h, "w0": w0}
 
 
 def combined_gap_coeffs(B_star, V_com, shifts, eps: float, eta: float, *, half: bool = False,
@@ -245,6 +482,19 @@ def lambda_star(q) -> dict:
 def private_geometry_threshold(v: float, shift: float, eps: float, eta: float, half: bool = False) -> float:
     """Private shifts ``e_i = σ b_i``: LP-FT's global loss is <= FT's iff this ``a' = ηc(σ²+ε²)(1+v)`` >= 1."""
     return eta * _c(half) * (shift ** 2 + eps ** 2) * (1.0 + v)
+
+
+def private_condition_root(shift: float, eps: float, n_clients: int, reading: str = "others") -> float:
+    """Private shifts: LP-FT's global loss is <= FT's iff ``(a' − 1)(a' − r') >= 0``; this returns ``r'``.
+
+    With ``w = w_0 + A b_i``: client j ≠ i pays ``σ²λ² + ε²(A² + λ²)``, client i pays ``(σ²+ε²)(A − λ)²``.
+    Others: gap ``ε²λ²(a'² − 1)``, ``r' = −1``. Mixture: ``C·gap/λ² = (a'−1)[(σ²+ε²)(a'−1) + (C−1)ε²(a'+1)]``,
+    ``r' = (σ² − (C−2)ε²)/(σ² + Cε²)``.
+    """
+    Vd.choice("reading", reading, GLOBAL_READINGS)
+    C = Vd.integer("n_clients", n_clients, min_value=2)
+    s2, e2 = shift ** 2, Vd.positive("eps", eps) ** 2
+    return -1.0 if reading == "others" else (s2 - (C - 2) * e2) / (s2 + C * e2)
 
 
 # --------------------------------------------------------------------------- every reading, numerically

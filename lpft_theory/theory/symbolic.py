@@ -16,6 +16,7 @@ import sympy as sp
 
 eta, lam, c, eps, sigma = sp.symbols("eta lambda c epsilon sigma", positive=True)
 omega, alpha = sp.symbols("omega alpha", nonnegative=True)
+C = sp.Symbol("C", positive=True, integer=True)  # number of clients
 v = sp.symbols("v", positive=True)  # ‖V_com‖²
 
 
@@ -71,7 +72,11 @@ def lemma_4_3(m: int = 2, n_clients: int = 2, i: int = 0) -> Derivation:
 
 @lru_cache(maxsize=None)
 def theorem_4_4() -> Derivation:
-    """Concept shift in the 2×2 reduction: global losses of FT and LP-FT (exact and partial LP)."""
+    """Concept shift in the 2×2 reduction: global losses of FT and LP-FT (exact and partial LP).
+
+    ``gap_in_a``: ``(G_FT − G_LPFT)/λ²`` (others) in ``a = ηc(1+v)``; ``gap_mixture_in_a``: ``C(M_FT −
+    M_LPFT)/λ²`` for the mixture of all ``C`` clients.
+    """
     Nz = lambda N, z: N.T * z  # noqa: E731
     t = sp.Matrix([sp.sqrt(v), lam])
 
@@ -87,14 +92,20 @@ def theorem_4_4() -> Derivation:
     def glob(u):  # client j != i: ‖u − (√v, 0)‖² − 2λω u_2 + λ²
         return sp.expand((u[0] - sp.sqrt(v)) ** 2 + u[1] ** 2 - 2 * lam * omega * u[1] + lam ** 2)
 
+    def mix(u):  # mixture of all C clients: (local + (C − 1)·others)/C
+        local = sp.expand((u[0] - sp.sqrt(v)) ** 2 + (u[1] - lam) ** 2)
+        return (local + (C - 1) * glob(u)) / C
+
     g_ft, g_lpft = glob(u_ft), glob(u_lpft)
     gap_exact = sp.factor(sp.simplify(g_ft - g_lpft.subs(alpha, 1)))
     a = sp.Symbol("a", positive=True)
     cond = sp.factor(sp.simplify(gap_exact.subs(eta, a / (c * (1 + v))) / lam ** 2))
+    gap_mix = sp.simplify(mix(u_ft) - mix(u_lpft).subs(alpha, 1))
+    cond_mix = sp.factor(sp.simplify(gap_mix.subs(eta, a / (c * (1 + v))) * C / lam ** 2))
     return Derivation("Theorem 4.4", {"u_FT_2": sp.factor(u_ft[1]), "u_FT_1": sp.simplify(u_ft[0]),
                                       "A_alpha": sp.expand(u_lpft[1]), "G_FT": sp.factor(g_ft),
                                       "G_LPFT_exact": sp.factor(g_lpft.subs(alpha, 1)),
-                                      "gap_exact": gap_exact, "gap_in_a": cond},
+                                      "gap_exact": gap_exact, "gap_in_a": cond, "gap_mixture_in_a": cond_mix},
                       cond > 0)
 
 
