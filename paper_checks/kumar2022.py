@@ -17,7 +17,7 @@ from lpft_theory.stats import mean_ci
 from lpft_theory.strategies import lp_ft
 from lpft_theory.theory import kumar as K
 
-from .verdict import Verdict, bound_status, claim, condition_status, judge
+from .verdict import Verdict, bound_status, claim, condition_status, judge, unavailable
 
 SRC = "Kumar et al. 2022"
 TITLE = "Kumar et al. 2022 — Fine-Tuning can Distort Pretrained Features"
@@ -144,13 +144,6 @@ def _bound_trajectories(quick: bool, seed: int) -> tuple:
     return tuple(out)
 
 
-def _tested_bound_status(violations: int, informative: int, need: int) -> str:
-    """:func:`bound_status` over the informative instances (positive bound); a bound that is vacuous
-    almost everywhere cannot be confirmed, so fewer than ``need`` informative instances give
-    ``not-testable-here``. (Belongs in ``paper_checks/verdict.py``.)"""
-    return bound_status(violations, informative) if informative >= need else "not-testable-here"
-
-
 def theorem_3_1(ctx, eps_power: int, bound=K.theorem_3_1_bound) -> Verdict:
     """``bound(B0, S_perp, v0, v_star, w_star, eps, eps_power)``: the lower bound on √L_ood under test."""
     rows = []
@@ -161,7 +154,7 @@ def theorem_3_1(ctx, eps_power: int, bound=K.theorem_3_1_bound) -> Verdict:
     info = [r for r in rows if r["bound"] > 0]
     viol = [r for r in info if r["violated"]]
     need = max(6, len(rows) // 4)
-    status = _tested_bound_status(len(viol), len(info), need)
+    status = bound_status(len(viol), len(rows), informative=len(info), min_informative=need)
     label = "epsilon (setup)" if eps_power == 1 else "epsilon^2 (as printed)"
     tight = min(info, key=lambda r: r["min_sqrt_Lood"] / r["bound"]) if info else None
     return Verdict(
@@ -286,12 +279,13 @@ def living17(ctx) -> Verdict:
     lpft_end = lp_ft(0.05, 300)(arch, p0, sc.train[0]).params
     X_ood = np.random.default_rng(ctx.seed).standard_normal((500, 16))
     change = lambda B: float(np.mean(np.linalg.norm(X_ood @ (B - t["B_0"]).T, axis=1)))  # noqa: E731
+    why = ("Living-17 (BREEDS/ImageNet) cannot be downloaded here. Synthetic analogue (Kumar toy, eps=0.1, "
+           "mean ||(B - B_0)x|| on fresh Gaussian x) in the evidence.")
     return Verdict("kumar-living17", "Empirical: on Living-17 the penultimate features change by 0.019 (ID) / 0.017 "
-                   "(OOD) after FT, about 20x less after LP-FT", SRC, "not-testable-here",
+                   "(OOD) after FT, about 20x less after LP-FT", SRC, unavailable(why),
                    {"synthetic_analogue_feature_change_FT": change(ft_end[0]),
                     "synthetic_analogue_feature_change_LPFT": change(lpft_end[0][0])},
-                   notes="Living-17 (BREEDS/ImageNet) cannot be downloaded here. Synthetic analogue (Kumar toy, eps=0.1, "
-                         "mean ||(B - B_0)x|| on fresh Gaussian x) in the evidence.")
+                   notes=why)
 
 
 @claim("kumar-thm-3.1-eps1", figure="kumar_bound")

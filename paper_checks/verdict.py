@@ -137,8 +137,26 @@ def condition_status(agree: int, total: int, closed_form_ok: bool) -> str:
     return "confirmed-under-condition" if agree == total and closed_form_ok else "refuted"
 
 
-def bound_status(violations: int, total: int) -> str:
-    """A bound checked on ``total`` instances/trajectories: ``confirmed`` iff it is never violated."""
+def bound_status(violations: int, total: int, informative: int | None = None, min_informative: int = 1) -> str:
+    """A bound (or any "for all" statement) checked on ``total`` instances: ``confirmed`` iff never violated.
+
+    ``informative``: how many instances could have violated it (e.g. a lower bound that is positive there);
+    a bound that is vacuous almost everywhere confirms nothing, so fewer than ``min_informative``
+    informative instances give ``not-testable-here`` (the caller states the counts in its notes).
+    A violation always refutes.
+    """
     if total <= 0:
         raise ValueError(f"bound_status needs at least one instance, got total={total}")
-    return "confirmed" if violations == 0 else "refuted"
+    if violations > 0:
+        return "refuted"
+    if informative is not None and informative < min_informative:
+        return "not-testable-here"
+    return "confirmed"
+
+
+def unavailable(reason: str) -> str:
+    """The status of a claim whose evidence cannot exist here (e.g. a dataset the package cannot ship);
+    ``reason`` must say why and goes into the verdict's notes."""
+    if not reason.strip():
+        raise ValueError("unavailable needs the reason the claim cannot be tested here")
+    return "not-testable-here"
