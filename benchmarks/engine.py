@@ -1,18 +1,28 @@
-"""The batched engine against naive per-configuration loops, FLOP/s, and memory, side by side in one run.
+"""The batched theory engine against plain loops, against the memory roofline, and its memory, in one run.
 
-(a) One GD step for N = 10,000 configurations (η, λ differ) and 1,000 trajectories of 500 steps of the
-    two-layer linear model on Chen et al.'s concept shift (population loss): the batched numpy engine vs a
-    Python loop calling the numpy engine per configuration, and vs a Python loop of torch autograd steps.
-(b) Achieved float64 FLOP/s of the batched GD step (analytic FLOP count / time) as a fraction of this
-    machine's float64 matmul throughput (a 1024×1024 matmul), measured in the same run.
-(c) Peak traced memory (tracemalloc) of a chunked batched sweep against its size.
+Workload: GD on the two-layer linear model ``f = Vᵀ B x`` (population loss, ``Σ = I``) for N configurations
+of Chen et al.'s concept shift that differ in η and λ — what the phase diagrams and sweeps run.
 
-Loops over many configurations are timed on a subset (``--loop-sample``) and scaled linearly — every
-configuration is independent — unless ``--full``. Usage: ``python benchmarks/engine.py [--json PATH]``.
+(a) Speed-up of the engine (``gradient_descent`` on all N at once) over per-configuration loops that are
+    written plainly but well: the same fused in-place step by hand in numpy, and in torch (no autograd),
+    one configuration at a time; plus the same hand-written step batched over N (the engine's ceiling
+    in numpy). Every loop is timed in full (no extrapolation). One step for 10,000 configurations, and
+    trajectories (1,000 configurations × 100 steps).
+(b) Fraction of the memory-bandwidth roofline for large batches: a GD step must at least read and write
+    B once (``2·8·k·d`` bytes per configuration; V and the small vectors are ignored), so
+    ``achieved = 2·bytes(B) / time per step`` is compared with the bandwidth of an in-place scale
+    ``a ← s·a`` measured in the same run (STREAM-like; copy and triad reported too).
+(c) The concept-shift grid by the exact 2×2 reduction vs the full engine (``concept_grid`` methods).
+(d) Peak traced memory of a chunked sweep against its size.
+
+If numba is importable (it is not a dependency), a compiled one-pass kernel of the same step joins (a) and
+(b): what a compiled kernel would buy, to judge whether it would earn its dependency.
+
+All timings are interleaved repeats (benchmarks/_timing.py): min and median. Usage:
+``python benchmarks/engine.py [--json PATH] [--repeats 5]``; runs in about a minute.
 """
 import argparse
 import json
-import time
 import tracemalloc
 
 import numpy as np
@@ -22,97 +32,173 @@ import synthetic
 from lpft_theory import Moments, gradient_descent, two_layer, two_layer_params
 from lpft_theory.sweep.batched import concept_grid
 
+from _timing import bandwidth, environment, interleaved, ratio
 
-def problem(N, d, m, C, seed=0):
-    """N configurations of client 0 under concept shift: η and λ on a grid, one shared Σ = I."""
+
+def problem(N, d, k, C=5, seed=0):
+    """N configurations of client 0 under concept shift (k = m + C): η and λ drawn, one shared Σ = I."""
+    m = k - C
     sc = synthetic.concept_shift(d, m, C, 1.0, rng=seed)
     B0, V0 = synthetic.idealised_init(sc)
     g = np.random.default_rng(seed)
-    lam = g.uniform(0.1, 2.0, N)
-    eta = g.uniform(0.01, 0.2, N)
-    w = (sc.truth["V_stars"][0][None, :] * np.r_[np.ones(m), np.zeros(C)] + lam[:, None] * np.eye(m + C)[m]) @ sc.truth["B_star"]
+    lam, eta = g.uniform(0.1, 2.0, N), g.uniform(0.01, 0.2, N)
+    w = (sc.truth["V_stars"][0][None, :] * np.r_[np.ones(m), np.zeros(C)] + lam[:, None] * np.eye(k)[m]) @ sc.truth["B_star"]
     mom = Moments(np.eye(d), w[:, :, None], np.sum(w * w, axis=1))
-    return two_layer(d, m + C), two_layer_params(B0, V0), mom, eta
+    return two_layer(d, k), two_layer_params(B0, V0), mom, eta
 
 
-def batched(arch, p0, mom, eta, steps):
-    N = eta.shape[0]
-    start = tuple(np.broadcast_to(p, (N,) + p.shape) for p in p0)
-    return gradient_descent(arch, start, mom, eta, steps).params
+def engine(arch, p0, mom, eta, steps):
+    start = tuple(np.broadcast_to(p, eta.shape + p.shape) for p in p0)
+    return gradient_descent(arch, start, mom, eta, steps)
 
 
-def numpy_loop(arch, p0, mom, eta, steps, idx):
-    for i in idx:
-        gradient_descent(arch, p0, mom[i], float(eta[i]), steps)
+def numpy_loop(p0, mom, eta, steps):
+    """One configuration at a time, the step fused and in place by hand (Σ = I used), losses recorded."""
+    B0, V0 = p0[0], p0[1][:, 0]
+    W = mom.C[:, :, 0]
+    losses = np.empty((steps + 1, len(eta)))
+    for i in range(len(eta)):
+        B, v, w, s = B0.copy(), V0.copy(), W[i], 2.0 * eta[i]
+        for t in range(steps + 1):
+            r = B.T @ v - w
+            losses[t, i] = r @ r
+            if t < steps:
+                g = s * r
+                gv = B @ g
+                B -= np.outer(v, g)
+                v -= gv
+    return losses
 
 
-def torch_loop(p0, mom, eta, steps, idx):
-    Sigma = torch.tensor(mom.Sigma)
-    for i in idx:
-        B = torch.tensor(p0[0], requires_grad=True)
-        V = torch.tensor(p0[1], requires_grad=True)
-        wstar = torch.tensor(mom.C[i])
-        for _ in range(steps):
-            r = B.T @ V - wstar
-            loss = (r.T @ Sigma @ r).sum()
-            gB, gV = torch.autograd.grad(loss, (B, V))
-            with torch.no_grad():
-                B -= float(eta[i]) * gB
-                V -= float(eta[i]) * gV
+def torch_loop(p0, mom, eta, steps):
+    """:func:`numpy_loop` in torch (float64, no autograd: the gradient is written out)."""
+    B0, V0 = torch.from_numpy(np.ascontiguousarray(p0[0])), torch.from_numpy(p0[1][:, 0].copy())
+    W = torch.from_numpy(np.ascontiguousarray(mom.C[:, :, 0]))
+    losses = torch.empty((steps + 1, len(eta)), dtype=torch.float64)
+    for i in range(len(eta)):
+        B, v, w, s = B0.clone(), V0.clone(), W[i], 2.0 * float(eta[i])
+        for t in range(steps + 1):
+            r = torch.mv(B.T, v) - w
+            losses[t, i] = r @ r
+            if t < steps:
+                g = s * r
+                gv = torch.mv(B, g)
+                B.sub_(torch.outer(v, g))
+                v.sub_(gv)
+    return losses
 
 
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def numpy_batched(p0, mom, eta, steps):
+    """The same hand-written step on all N at once (no blocking): the plain batched numpy reference."""
+    N = len(eta)
+    B = np.array(np.broadcast_to(p0[0], (N,) + p0[0].shape), order="C")
+    V = np.array(np.broadcast_to(p0[1], (N,) + p0[1].shape), order="C")
+    s = 2.0 * eta[:, None, None]
+    losses = np.empty((steps + 1, N))
+    for t in range(steps + 1):
+        r = np.swapaxes(B, 1, 2) @ V - mom.C
+        losses[t] = np.sum(r * r, axis=(1, 2))
+        if t < steps:
+            g = s * r
+            gv = B @ g
+            B -= V * np.swapaxes(g, 1, 2)
+            V -= gv
+    return losses
 
 
-def section_a(N, steps, sample, full):
-    arch, p0, mom, eta = problem(N, 20, 3, 5)
-    batched(arch, p0, mom[:10], eta[:10], 1)  # warm-up
-    idx = np.arange(N) if full else np.arange(min(sample, N))
-    scale = N / len(idx)
-    t_b = timed(lambda: batched(arch, p0, mom, eta, steps))
-    t_np = timed(lambda: numpy_loop(arch, p0, mom, eta, steps, idx)) * scale
-    t_th = timed(lambda: torch_loop(p0, mom, eta, steps, idx)) * scale
-    return {"configs": N, "steps": steps, "loop_timed_on": len(idx), "batched_s": t_b, "numpy_loop_s": t_np,
-            "torch_loop_s": t_th, "speedup_vs_numpy_loop": t_np / t_b, "speedup_vs_torch_loop": t_th / t_b}
+def _numba_kernel():
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=False, fastmath=False)
+    def run(B, V, C, s, steps, losses):  # B (N, k, d), V (N, k), C (N, d): one pass over B per step
+        N, k, d = B.shape
+        r = np.empty(d)
+        for n in range(N):
+            for t in range(steps + 1):
+                for j in range(d):
+                    acc = -C[n, j]
+                    for i in range(k):
+                        acc += B[n, i, j] * V[n, i]
+                    r[j] = acc
+                losses[t, n] = np.dot(r, r)
+                if t < steps:
+                    for i in range(k):  # ∇V_i = s·(B r)_i, then B_i −= s·V_i·r, row by row in cache
+                        gv = 0.0
+                        vi = s[n] * V[n, i]
+                        for j in range(d):
+                            gv += B[n, i, j] * r[j]
+                            B[n, i, j] -= vi * r[j]
+                        V[n, i] -= s[n] * gv
+    return run
 
 
-def gd_step_flops(d, k, p=1):
-    """predictor 2kdp, Σβ 2d²p, residual/loss ~5dp, ∇V = BG 2kdp, ∇B = VGᵀ kdp, update 2(kd + kp)."""
-    return 2 * k * d * p + 2 * d * d * p + 5 * d * p + 2 * k * d * p + k * d * p + 2 * (k * d + k * p)
+NUMBA = _numba_kernel()
 
 
-def section_b(d, k, chunks=(16, 64, 256, 2000)):
-    """Throughput of the batched step at several batch (chunk) sizes: small chunks stay in cache."""
-    A = np.random.default_rng(0).standard_normal((1024, 1024))
-    A @ A
-    t_mm = min(timed(lambda: A @ A) for _ in range(5))
-    peak = 2 * 1024 ** 3 / t_mm
+def numba_batched(p0, mom, eta, steps):
+    N = len(eta)
+    B = np.array(np.broadcast_to(p0[0], (N,) + p0[0].shape), order="C")
+    V = np.array(np.broadcast_to(p0[1][:, 0], (N,) + p0[1].shape[:1]), order="C")
+    losses = np.empty((steps + 1, N))
+    NUMBA(B, V, np.ascontiguousarray(mom.C[:, :, 0]), 2.0 * eta, steps, losses)
+    return losses
+
+
+def section_speedup(N, steps, repeats, d=20, k=8):
+    arch, p0, mom, eta = problem(N, d, k)
+    ref = engine(arch, p0, mom, eta, steps).losses
+    others = [numpy_loop, torch_loop, numpy_batched] + ([numba_batched] if NUMBA else [])
+    for other in others:  # all compute the same losses
+        got = np.asarray(other(p0, mom, eta, steps))
+        assert np.allclose(got, ref, rtol=1e-9, atol=1e-12), other.__name__
+    t = interleaved({"engine": lambda: engine(arch, p0, mom, eta, steps)}
+                    | {f.__name__: (lambda f: lambda: f(p0, mom, eta, steps))(f) for f in others}, repeats)
+    return {"configs": N, "steps": steps, "d": d, "k": k, "times": t,
+            **{f"engine_vs_{f.__name__}": ratio(t, f.__name__, "engine") for f in others}}
+
+
+def section_roofline(cases, repeats, steps=10):
+    bw = bandwidth(repeats=repeats)
     rows = []
-    for N in chunks:
-        arch, p0, mom, eta = problem(N, d, k - 5, 5)
-        batched(arch, p0, mom, eta, 2)
-        t1 = min(timed(lambda: batched(arch, p0, mom, eta, 11)) for _ in range(3))
-        t0 = min(timed(lambda: batched(arch, p0, mom, eta, 1)) for _ in range(3))
-        per_step = (t1 - t0) / 10
-        achieved = N * gd_step_flops(d, k) / per_step
-        rows.append({"configs_per_batch": N, "gd_step_gflops": achieved / 1e9, "fraction_of_matmul": achieved / peak,
-                     "seconds_per_batched_step": per_step})
-    best = max(rows, key=lambda r: r["fraction_of_matmul"])
-    flops = gd_step_flops(d, k)
-    bytes_moved = 6 * k * d * 8  # B read twice, dB written, B and dB read and B written by the update
-    return {"d": d, "k": k, "matmul_gflops": peak / 1e9, "by_batch": rows, "best": best,
-            "flops_per_config_step": flops, "arithmetic_intensity_flop_per_byte": flops / bytes_moved}
+    for N, d, k in cases:
+        arch, p0, mom, eta = problem(N, d, k)
+        who_fn = {"engine": lambda n: engine(arch, p0, mom, eta, n), "batched": lambda n: numpy_batched(p0, mom, eta, n)}
+        if NUMBA:
+            who_fn["numba"] = lambda n: numba_batched(p0, mom, eta, n)
+        t = interleaved({f"{w}_{n}": (lambda f, n: lambda: f(n))(f, n if n == 1 else steps + 1)
+                         for w, f in who_fn.items() for n in (1, "n")}, repeats)
+        bytes_b = N * k * d * 8
+        row = {"configs": N, "d": d, "k": k, "B_MiB": bytes_b / 2 ** 20, "times": t}
+        for who in who_fn:
+            for stat in ("min_s", "median_s"):
+                per_step = (t[f"{who}_n"][stat] - t[f"{who}_1"][stat]) / steps
+                gbs = 2 * bytes_b / per_step / 1e9
+                row[f"{who}_{stat[:-2]}"] = {"s_per_step": per_step, "GB_s": gbs,
+                                             "fraction_of_scale_bw": gbs / bw["scale"]["GB_s_best"]}
+        rows.append(row)
+    return {"bandwidth": bw, "steps_differenced": steps, "cases": rows}
 
 
-def section_c(sizes, chunk):
+def section_grid(repeats, n_eta=20, n_lam=100, steps=20):
+    etas, lams = np.linspace(0.01, 0.2, n_eta), np.linspace(0.1, 2.0, n_lam)
+    a = concept_grid(etas, lams, steps=steps, chunk=None)
+    b = concept_grid(etas, lams, steps=steps, chunk=None, method="engine")
+    err = max(float(np.max(np.abs(a[x] - b[x]) / np.abs(b[x]))) for x in ("ft_global", "lp_ft_global"))
+    t = interleaved({"reduced": lambda: concept_grid(etas, lams, steps=steps, chunk=None),
+                     "engine": lambda: concept_grid(etas, lams, steps=steps, chunk=None, method="engine")}, repeats)
+    return {"configs": n_eta * n_lam, "clients": 5, "steps": steps, "times": t, "max_relative_difference": err,
+            "reduced_vs_engine": ratio(t, "engine", "reduced")}
+
+
+def section_memory(sizes, chunk):
     out = []
     for n in sizes:
         for ch in (chunk, None):
             tracemalloc.start()
-            concept_grid(np.linspace(0.02, 0.3, n), [1.0], steps=5, d=20, m=3, n_clients=5, chunk=ch)
+            concept_grid(np.linspace(0.02, 0.3, n), [1.0], steps=5, d=20, m=3, n_clients=5, chunk=ch, method="engine")
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             out.append({"configs": n, "chunk": ch, "peak_MiB": peak / 2 ** 20})
@@ -122,27 +208,35 @@ def section_c(sizes, chunk):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json")
-    ap.add_argument("--loop-sample", type=int, default=200)
-    ap.add_argument("--full", action="store_true", help="time every configuration of the loops")
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    res = {"one_step": section_a(10_000, 1, args.loop_sample, args.full),
-           "trajectories": section_a(1_000, 500, max(args.loop_sample // 10, 10), args.full),
-           "flops_small": section_b(20, 8), "flops_large": section_b(256, 64),
-           "memory": section_c((500, 2_000, 8_000), 500)}
+    r = args.repeats
+    res = {"environment": environment(),
+           "one_step": section_speedup(10_000, 1, r), "trajectories": section_speedup(1_000, 100, r),
+           "roofline": section_roofline([(100_000, 20, 8), (2_000, 256, 64)], r),
+           "grid": section_grid(r), "memory": section_memory((500, 2_000, 8_000), 500)}
+    print(json.dumps(res["environment"]))
     for key in ("one_step", "trajectories"):
-        r = res[key]
-        print(f"(a) {r['configs']} configs x {r['steps']} step(s): batched {r['batched_s']:.3f} s | numpy loop "
-              f"{r['numpy_loop_s']:.2f} s ({r['speedup_vs_numpy_loop']:.0f}x) | torch loop {r['torch_loop_s']:.2f} s "
-              f"({r['speedup_vs_torch_loop']:.0f}x)  [loops timed on {r['loop_timed_on']} configs, scaled]")
-    for key in ("flops_small", "flops_large"):
-        r = res[key]
-        for b in r["by_batch"]:
-            print(f"(b) d={r['d']}, k={r['k']}, {b['configs_per_batch']:5d} configs per batch: GD step "
-                  f"{b['gd_step_gflops']:.2f} GFLOP/s = {100 * b['fraction_of_matmul']:.1f}% of float64 matmul "
-                  f"({r['matmul_gflops']:.1f} GFLOP/s); intensity {r['arithmetic_intensity_flop_per_byte']:.2f} flop/byte")
-    for r in res["memory"]:
-        print(f"(c) {r['configs']:5d} configs, chunk {r['chunk']}: peak {r['peak_MiB']:.1f} MiB")
+        s = res[key]
+        t = s["times"]
+        print(f"(a) {s['configs']} configs x {s['steps']} step(s): engine {t['engine']['min_s'] * 1e3:.1f} ms | "
+              + " | ".join(f"{n} {t[n]['min_s'] * 1e3:.1f} ms (engine {s[f'engine_vs_{n}']['of_min']:.1f}x faster, median "
+                           f"{s[f'engine_vs_{n}']['median']:.1f}x)" for n in t if n != "engine"))
+    bw = res["roofline"]["bandwidth"]
+    print("(b) bandwidth GB/s (best/median): " + ", ".join(f"{k} {bw[k]['GB_s_best']:.1f}/{bw[k]['GB_s_median']:.1f}"
+                                                            for k in ("scale", "copy", "triad")))
+    for c in res["roofline"]["cases"]:
+        print(f"(b) N={c['configs']}, d={c['d']}, k={c['k']} (B {c['B_MiB']:.0f} MiB): engine "
+              f"{c['engine_min']['GB_s']:.1f} GB/s = {100 * c['engine_min']['fraction_of_scale_bw']:.0f}% of the roofline "
+              f"(median {100 * c['engine_median']['fraction_of_scale_bw']:.0f}%); plain batched numpy "
+              f"{100 * c['batched_min']['fraction_of_scale_bw']:.0f}%"
+              + (f"; numba kernel {100 * c['numba_min']['fraction_of_scale_bw']:.0f}%" if "numba_min" in c else ""))
+    g = res["grid"]
+    print(f"(c) grid {g['configs']} configs x {g['steps']} steps: reduced {g['times']['reduced']['min_s'] * 1e3:.1f} ms, "
+          f"engine {g['times']['engine']['min_s'] * 1e3:.0f} ms: {g['reduced_vs_engine']['of_min']:.0f}x "
+          f"(median {g['reduced_vs_engine']['median']:.0f}x); max rel. difference {g['max_relative_difference']:.1e}")
+    for m in res["memory"]:
+        print(f"(d) {m['configs']:5d} configs, chunk {m['chunk']}: peak {m['peak_MiB']:.1f} MiB")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=2)

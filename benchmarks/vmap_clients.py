@@ -1,56 +1,82 @@
-"""Clients in parallel (torch.func.vmap) vs a sequential per-client loop, at 20 clients, side by side.
+"""Clients in parallel on real images: the torch adapter's batched (bmm) and vmap paths vs a per-client loop,
+and the thread policy, side by side in one run.
 
-Both paths run the same TorchArch adapter; only ``sequential`` differs. Reports best-of-5 wall times and
-the ratio sequential / vmap for (a) one value-and-gradient evaluation of all clients and (b) FedAvg
-local training (rounds × local steps). Usage: ``python benchmarks/vmap_clients.py [--json PATH]``.
+(a) Threads: one value-and-gradient call for 6 digits clients (MLP) with 1 vs 2 torch/BLAS threads.
+(b) 20 clients (federated digits, covariate shift), MLP and CNN: one value-and-gradient evaluation of all
+    clients, and FedAvg (3 rounds × 5 local steps), by each path of the same ``TorchArch`` adapter
+    (``path="batched" | "vmap" | "loop"``).
+
+All timings are interleaved repeats (benchmarks/_timing.py): min and median.
+Usage: ``python benchmarks/vmap_clients.py [--json PATH] [--repeats 7]``; runs in about a minute.
 """
 import argparse
 import json
-import time
 
-import torch
-
+from lpft_theory import threads
 from lpft_theory.data import stack_clients
 from lpft_theory.empirical.digits import split
-from lpft_theory.empirical.torch_arch import cnn, mlp
+from lpft_theory.empirical.torch_arch import PATHS, cnn, mlp
 from lpft_theory.federated import fedavg
 
+from _timing import environment, interleaved, ratio
 
-def best_of(fn, repeat=5):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
+
+def with_threads(n, fn):
+    def call():
+        threads.configure(n)
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return call
+
+
+def section_threads(repeats, clients=6):
+    data = stack_clients(split("covariate", clients, seed=0).train)
+    arch = mlp()
+    params = arch.init(0, batch=(clients,))
+    fn = lambda: arch.value_and_grad(params, data, "ce")  # noqa: E731
+    t = interleaved({"1 thread": with_threads(1, fn), "2 threads": with_threads(2, fn)}, repeats)
+    threads.configure()
+    return {"clients": clients, "points_per_client": int(data.n), "times": t,
+            "one_vs_two_threads": ratio(t, "2 threads", "1 thread")}
+
+
+def section_clients(repeats, clients=20):
+    data = stack_clients(split("covariate", clients, seed=0).train)
+    out = {"clients": clients, "points_per_client": int(data.n)}
+    for name, make in (("mlp", mlp), ("cnn", cnn)):
+        archs = {p: make(path=p) for p in PATHS}
+        params, p0 = archs["batched"].init(0, batch=(clients,)), archs["batched"].init(0)
+        grad = interleaved({p: (lambda a: lambda: a.value_and_grad(params, data, "ce"))(a) for p, a in archs.items()}, repeats)
+        fed = interleaved({p: (lambda a: lambda: fedavg(a, p0, data, 3, 5, 0.5, loss="ce"))(a) for p, a in archs.items()},
+                          max(3, repeats // 2))
+        out[name] = {"value_and_grad": grad, "fedavg_3x5": fed}
+        for what, t in (("value_and_grad", grad), ("fedavg_3x5", fed)):
+            out[name][f"{what}_speedup"] = {"batched_vs_loop": ratio(t, "loop", "batched"),
+                                            "vmap_vs_loop": ratio(t, "loop", "vmap"),
+                                            "batched_vs_vmap": ratio(t, "vmap", "batched")}
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--json", help="write the measurements here")
+    ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    fed = split("covariate", args.clients, seed=0)
-    data = stack_clients(fed.train)
-    out = {"clients": args.clients, "threads": torch.get_num_threads(), "points_per_client": int(data.n)}
-    for name, make in (("mlp", mlp), ("cnn", cnn)):
-        par, seq = make(), make(sequential=True)
-        params = par.init(0, batch=(args.clients,))
-        t_par = best_of(lambda: par.value_and_grad(params, data, "ce"))
-        t_seq = best_of(lambda: seq.value_and_grad(params, data, "ce"))
-        p0 = par.init(0)
-        f_par = best_of(lambda: fedavg(par, p0, data, 3, 5, 0.5, loss="ce"), repeat=3)
-        f_seq = best_of(lambda: fedavg(seq, p0, data, 3, 5, 0.5, loss="ce"), repeat=3)
-        out[name] = {"grad_vmap_s": t_par, "grad_sequential_s": t_seq, "grad_speedup": t_seq / t_par,
-                     "fedavg_vmap_s": f_par, "fedavg_sequential_s": f_seq, "fedavg_speedup": f_seq / f_par}
-        print(f"{name}: value+grad of {args.clients} clients  vmap {t_par * 1e3:.1f} ms  loop {t_seq * 1e3:.1f} ms  "
-              f"speed-up {t_seq / t_par:.1f}x | FedAvg 3x5 steps  vmap {f_par:.2f} s  loop {f_seq:.2f} s  "
-              f"speed-up {f_seq / f_par:.1f}x")
+    res = {"environment": environment(), "threads": section_threads(args.repeats),
+           "clients": section_clients(args.repeats)}
+    print(json.dumps(res["environment"]))
+    th = res["threads"]
+    print(f"(a) value+grad, {th['clients']} MLP clients: 1 thread {th['times']['1 thread']['min_s'] * 1e3:.1f} ms, "
+          f"2 threads {th['times']['2 threads']['min_s'] * 1e3:.1f} ms: 1 thread is "
+          f"{th['one_vs_two_threads']['of_min']:.2f}x faster (median {th['one_vs_two_threads']['median']:.2f}x)")
+    c = res["clients"]
+    for name in ("mlp", "cnn"):
+        for what in ("value_and_grad", "fedavg_3x5"):
+            t, s = c[name][what], c[name][f"{what}_speedup"]
+            print(f"(b) {name} {what}, {c['clients']} clients: " + ", ".join(f"{p} {t[p]['min_s'] * 1e3:.1f} ms" for p in PATHS)
+                  + " | " + ", ".join(f"{k} {v['of_min']:.1f}x (median {v['median']:.1f}x)" for k, v in s.items()))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+            json.dump(res, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ axes (clients, configurations); they broadcast as in numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -49,6 +50,18 @@ class Moments:
     @property
     def batch_shape(self) -> tuple[int, ...]:
         return np.broadcast_shapes(self.Sigma.shape[:-2], self.C.shape[:-2], self.s.shape)
+
+    @cached_property
+    def identity(self) -> bool:
+        """Is every ``Σ`` exactly the identity? Checked once per object; then ``Σβ = β`` costs nothing."""
+        D = np.diagonal(self.Sigma, axis1=-2, axis2=-1)  # views only: Σ may be a broadcast batch
+        return bool(np.all(D == 1.0) and np.count_nonzero(self.Sigma) == D.size)
+
+    def rows(self, sl: slice, batch_ndim: int) -> "Moments":
+        """Rows ``sl`` of the leading axis of a batch of rank ``batch_ndim`` (arrays that broadcast along it
+        are kept whole): one block of independent configurations."""
+        return Moments(_rows(self.Sigma, sl, batch_ndim, 2), _rows(self.C, sl, batch_ndim, 2),
+                       _rows(self.s, sl, batch_ndim, 0))
 
     def __getitem__(self, idx) -> "Moments":
         """Index the leading batch axes (e.g. one client)."""
@@ -141,8 +154,22 @@ class Samples:
         k = int(self.Y.max()) + 1 if n_classes is None else n_classes
         return np.eye(k)[self.Y]
 
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self.X.shape[:-2]
+
+    def rows(self, sl: slice, batch_ndim: int) -> "Samples":
+        """As :meth:`Moments.rows`."""
+        return Samples(_rows(self.X, sl, batch_ndim, 2), _rows(self.Y, sl, batch_ndim, self.Y.ndim - self.X.ndim + 2),
+                       None if self.weights is None else _rows(self.weights, sl, batch_ndim, 1))
+
     def __getitem__(self, idx) -> "Samples":
         return Samples(self.X[idx], self.Y[idx], None if self.weights is None else self.weights[idx])
+
+
+def _rows(a: np.ndarray, sl: slice, batch_ndim: int, trailing: int) -> np.ndarray:
+    """``a[sl]`` along the leading axis of a batch of rank ``batch_ndim`` if ``a`` has that axis (size > 1)."""
+    return a[sl] if a.ndim - trailing == batch_ndim and a.shape[0] > 1 else a
 
 
 def stack_clients(clients: list) -> Samples:

@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from . import _validate as Vd
-from .data import Samples
-from .models import DeepLinear, Params, batch_shape
+from .data import Moments, Samples
+from .models import DeepLinear, Params, _Architecture, batch_shape, per_config
 
 DIVERGENCE_FACTOR = 1e8  # a loss 10^8 times its starting value (and >= 1) counts as divergence
 
 
 RISE_TOL = 1e-9  # relative rise of the training loss tolerated as round-off by the instability guard
+
+# The fused GD step (see run) sweeps the configurations in blocks whose largest parameter array is about
+# this size, so that all of a block's passes over its parameters after the first hit the cache (L2 here).
+BLOCK_BYTES = 1 << 20
 
 
 class DivergenceError(FloatingPointError):
@@ -51,14 +54,12 @@ def loss_rise(losses) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Transform:
+    """``lr``, optional: a declaration that ``update`` returns exactly ``lr · grads`` (one learning rate for
+    every block, no mask), which lets :func:`run` fold ``lr`` into the gradient and update in place."""
+
     init: Callable[[Params], Any]
     update: Callable[..., tuple[Params, Any]]
-
-
-def per_config(value, ndim: int) -> np.ndarray:
-    """A per-configuration value of shape ``batch`` broadcast against arrays of rank ``ndim``."""
-    a = np.asarray(value, dtype=np.float64)
-    return a.reshape(a.shape + (1,) * (ndim - a.ndim))
+    lr: Any = None
 
 
 def per_block(name: str, value, n_blocks: int) -> tuple:
@@ -102,7 +103,8 @@ def sgd(eta, masks=None) -> Transform:
             step.append(s if m is True else s * m)
         return tuple(step), state
 
-    return Transform(init, update)
+    plain = not isinstance(eta, (tuple, list)) and (masks is None or masks is True)
+    return Transform(init, update, lr=eta if plain else None)
 
 
 @dataclass
@@ -157,6 +159,43 @@ def _raise_divergence(arch, params0, data, half, t, transform_state, bad, what, 
     )
 
 
+def _fused_blocks(arch, params: Params, data, lr):
+    """For the fused GD step: the params copied at the full batch shape (arrays this run owns and updates
+    in place) and, per block of rows of the leading batch axis, ``(param views, data, lr)``; ``None``
+    where it does not apply. Configurations are independent, so blocking changes no number."""
+    if lr is None or not isinstance(arch, _Architecture) or not isinstance(data, (Moments, Samples)):
+        return None
+    bs = np.broadcast_shapes(batch_shape(params), data.batch_shape)
+    lr = np.asarray(lr, dtype=np.float64)
+    if lr.ndim > len(bs) or np.broadcast_shapes(lr.shape, bs[:lr.ndim]) != bs[:lr.ndim]:
+        return None
+    params = tuple(np.array(np.broadcast_to(p, bs + p.shape[-2:]), order="C") for p in params)
+    rows = max(1, BLOCK_BYTES // max(p[0].nbytes if bs else p.nbytes for p in params))
+    if not bs or rows >= bs[0]:
+        return params, [(params, data, lr)]
+    blocks = []
+    for start in range(0, bs[0], rows):
+        sl = slice(start, start + rows)
+        blocks.append((tuple(p[sl] for p in params), data.rows(sl, len(bs)),
+                       lr[sl] if lr.ndim and lr.shape[0] > 1 else lr))
+    return params, blocks
+
+
+def _fused_step(arch, blocks, loss: str, half: bool, update: bool = True):
+    """The loss at ``θ`` and (``update``) ``θ ← θ − lr·∇L(θ)`` in place, block by block: ``lr`` is folded
+    into ``∂L/∂β`` (or ``∂L/∂f``) and each block's passes over its parameters run while they are in cache."""
+    values = []
+    for P, D, lr in blocks:
+        if not update:
+            values.append(arch.loss(P, D, loss, half))
+            continue
+        value, grads = arch.value_and_grad(P, D, loss, half, scale=lr)
+        for p, g in zip(P, grads):
+            np.subtract(p, g, out=p)
+        values.append(value)
+    return values[0] if len(values) == 1 else np.concatenate(values)
+
+
 def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: str = "mse", half: bool = False,
         record_params: bool = False, stop_on_rise: float | None = None) -> Trajectory:
     """``steps`` iterations of ``θ ← θ − update(∇L(θ))``; losses recorded before each step and at the end.
@@ -165,6 +204,9 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     :class:`DivergenceError`. A finite rise of the loss is recorded (``Trajectory.max_rise`` /
     ``unstable()``); with ``stop_on_rise=tol`` a relative rise above ``tol`` raises
     :class:`InstabilityError` instead (both messages name the step size and the largest stable step).
+
+    Fast path: for a transform declaring ``lr`` (plain GD, :func:`sgd`) and no snapshots, each step is
+    fused (:func:`_fused_step`); it equals the general path to round-off (tests/test_fast_paths.py).
     """
     steps = Vd.integer("steps", steps, min_value=0)
     if stop_on_rise is not None:
@@ -173,23 +215,32 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     params0 = params
     state = transform.init(params)
     losses, snaps = [], ([params] if record_params else None)
+    fused = None if record_params or steps == 0 else _fused_blocks(arch, params, data, transform.lr)
+    if fused is not None:
+        params, blocks = fused
     limit = None
     for t in range(steps + 1):
-        value, grads = arch.value_and_grad(params, data, loss, half)
+        if fused is not None:  # the loss at θ_t, and θ_{t+1} in place (a raise below discards it)
+            value = _fused_step(arch, blocks, loss, half, update=t < steps)
+        elif t == steps:  # the final loss needs no gradient
+            value = arch.loss(params, data, loss, half)
+        else:
+            value, grads = arch.value_and_grad(params, data, loss, half)
         losses.append(value)
         if limit is None:  # divergence: non-finite, or DIVERGENCE_FACTOR times the starting loss (and >= 1)
-            limit = DIVERGENCE_FACTOR * np.maximum(np.abs(value), 1.0)
-        if not np.all(np.isfinite(value)) or np.any(np.abs(value) > limit):
-            v = np.asarray(value)
-            _raise_divergence(arch, params0, data, half, t, state, ~np.isfinite(v) | (np.abs(v) > limit),
+            with np.errstate(invalid="ignore", over="ignore"):
+                limit = np.where(np.isfinite(value), DIVERGENCE_FACTOR * np.maximum(np.abs(value), 1.0), -1.0)
+        bad = ~(np.abs(value) <= limit)  # one comparison catches NaN, ±inf and the limit (-1 marks a bad start)
+        if bad.any():
+            _raise_divergence(arch, params0, data, half, t, state, bad,
                               f"loss became non-finite or grew {DIVERGENCE_FACTOR:g}-fold")
         if stop_on_rise is not None and t > 0:
             rose = (np.asarray(value) - losses[-2]) > stop_on_rise * np.maximum(np.abs(losses[-2]), 1e-300)
             if np.any(rose):
                 _raise_divergence(arch, params0, data, half, t, state, rose,
                                   f"the training loss rose by more than {stop_on_rise:g} (relative)", InstabilityError)
-        if t == steps:
-            break
+        if t == steps or fused is not None:
+            continue
         step, state = transform.update(grads, state, params, value, t)
         if record_params or t == 0:  # the first step may broadcast params up to the data's batch shape
             params = tuple(p - s for p, s in zip(params, step))
@@ -212,6 +263,8 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
 
     All configurations of the batch are integrated as one ODE system.
     """
+    from scipy.integrate import solve_ivp  # imported here: it costs ~1 s, and most runs never need it
+
     params = arch.check_params(params)
     t_eval = Vd.finite_array("t_eval", t_eval, ndim=1)
     if t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
@@ -244,5 +297,5 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
     return Trajectory(snaps[-1], losses, snaps, times=t_eval)
 
 
-__all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "InstabilityError", "loss_rise", "RISE_TOL", "sgd", "run", "gradient_descent", "gradient_flow",
-           "stable_step", "per_block", "batch_shape"]
+__all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "InstabilityError", "loss_rise", "RISE_TOL", "sgd",
+           "run", "gradient_descent", "gradient_flow", "stable_step", "per_block", "per_config", "batch_shape", "BLOCK_BYTES"]

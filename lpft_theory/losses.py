@@ -27,24 +27,30 @@ def mse_of_predictor(beta: np.ndarray, mom: Moments, half: bool = False) -> np.n
 
     ``beta`` has shape ``(..., d, p)``; the result has the broadcast batch shape.
     """
-    quad = np.sum(beta * (mom.Sigma @ beta), axis=(-1, -2))
-    lin = np.sum(beta * mom.C, axis=(-1, -2))
-    return (0.5 if half else 1.0) * (quad - 2.0 * lin + mom.s)
+    return _mse_value(beta, _sigma_beta(beta, mom), mom, half)
 
 
-def sigma_times(Sigma: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """``Σ β`` for ``β (..., d, p)``; one shared ``Σ (d, d)`` becomes a single GEMM over all configurations."""
-    if Sigma.ndim == 2 and beta.ndim > 2:
-        return np.moveaxis(np.tensordot(Sigma, beta, axes=([1], [-2])), 0, -2)
-    return Sigma @ beta
+def _sigma_beta(beta, mom):
+    return beta if mom.identity else shared_times(mom.Sigma, beta)  # Σ = I: nothing to multiply
+
+
+def _mse_value(beta, Sb, mom, half):
+    return (0.5 if half else 1.0) * (np.sum(beta * (Sb - 2.0 * mom.C), axis=(-1, -2)) + mom.s)
+
+
+def shared_times(A: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """``A X`` for one shared ``A (m, d)`` and a batch ``X (..., d, p)``: a single GEMM over all
+    configurations (``A @ X`` would loop over them)."""
+    if A.ndim == 2 and X.ndim > 2:
+        return np.moveaxis(np.tensordot(A, X, axes=([1], [-2])), 0, -2)
+    return A @ X
 
 
 def mse_value_and_grad_predictor(beta: np.ndarray, mom: Moments, half: bool = False):
     """:func:`mse_of_predictor` and its gradient ``∂L/∂β = factor·(Σβ − C)`` (factor 2, or 1 with ``half``),
-    sharing one product ``Σβ``."""
-    Sb = sigma_times(mom.Sigma, beta)
-    value = (0.5 if half else 1.0) * (np.sum(beta * (Sb - 2.0 * mom.C), axis=(-1, -2)) + mom.s)
-    return value, mse_factor(half) * (Sb - mom.C)
+    sharing one product ``Σβ`` (none when ``Σ = I``)."""
+    Sb = _sigma_beta(beta, mom)
+    return _mse_value(beta, Sb, mom, half), mse_factor(half) * (Sb - mom.C)
 
 
 def _weights(pred: np.ndarray, weights) -> np.ndarray:

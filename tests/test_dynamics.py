@@ -129,3 +129,12 @@ def test_samples_validation():
         Samples(np.zeros((4, 3)), np.array([0, 1, -1, 0]))
     with pytest.raises(ValueError, match="finite"):
         Moments(np.full((2, 2), np.inf), np.zeros((2, 1)), 0.0)
+
+
+def test_a_loss_that_is_infinite_from_the_start_stops_at_step_0():
+    arch = linear(3)
+    mom = Moments(np.eye(3), np.zeros((3, 1)), 0.0)
+    p0 = (np.array([[[1.0], [0.0], [0.0]], [[1e200], [0.0], [0.0]]]),)  # the second configuration overflows
+    with np.errstate(over="ignore"), \
+            pytest.raises(DivergenceError, match=r"at step 0.*1 configuration\(s\) \(first at batch index \(1,\)\)"):
+        gradient_descent(arch, p0, mom, 0.1, 5)

@@ -145,13 +145,13 @@ def test_zero_weight_padding_changes_nothing(name, loss):
 
 
 def test_shared_sigma_gemm_path_equals_broadcast_matmul():
-    from lpft_theory.losses import mse_value_and_grad_predictor, sigma_times
+    from lpft_theory.losses import mse_value_and_grad_predictor, shared_times
 
     rng = np.random.default_rng(5)
     A = rng.standard_normal((6, 6))
     Sigma = A @ A.T
     beta = rng.standard_normal((4, 3, 6, 2))
-    np.testing.assert_allclose(sigma_times(Sigma, beta), Sigma @ beta, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(shared_times(Sigma, beta), Sigma @ beta, rtol=1e-13, atol=1e-13)
     mom = Moments(Sigma, rng.standard_normal((4, 3, 6, 2)), rng.random((4, 3)))
     v, g = mse_value_and_grad_predictor(beta, mom, half=True)
     np.testing.assert_allclose(v, mse_of_predictor(beta, mom, half=True), rtol=1e-12)
