@@ -3,7 +3,7 @@
 Every claim is judged under each protocol variant of :mod:`lpft_theory.empirical.experiment` (fixed recipe on
 the 30-round and on the converged global model, equal budget, tuned, matched Local, tuned on the 30-round
 model in full runs). The verdict's status is the one under the claim's primary variant; the evidence holds
-``protocol_robustness`` (variant → status) and the sentence ``which_choices_flip_it``.
+``protocol_robustness`` (variant → status) and the sentence ``robustness_summary`` (shown by the report).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _robust(claim_id: str, text: str, primary: str, per_variant: dict, evidence:
     ev = {**effects, "primary_protocol": primary, **rob, **evidence,
           "protocol_variants": {v: VARIANTS[v] for v in per_variant},
           "effects_by_protocol": {v: e for v, (_, e) in per_variant.items()}}
-    return verdict(claim_id, text, SRC, j, ev, notes=rob["robustness_summary"],
+    return verdict(claim_id, text, SRC, j, ev,
                    counterexample={"command": COMMAND, "protocol": primary, "effects": effects})
 
 

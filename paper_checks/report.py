@@ -44,6 +44,23 @@ def _evidence(value, depth=0) -> list[str]:
     return [_num(value)]
 
 
+def _robustness_table(verdicts) -> list[str]:
+    """One row per empirical claim: its status under every protocol variant it was run under."""
+    rows = [v for v in verdicts if isinstance(v.evidence.get("protocol_robustness"), dict)]
+    if not rows:
+        return []
+    variants = list(dict.fromkeys(k for v in rows for k in v.evidence["protocol_robustness"]))
+    out = ["", "### Protocol robustness of the empirical verdicts", "",
+           "The status of each empirical claim under every protocol it was run under (fixed recipe, short vs "
+           "plateau-trained global model, equal step budget, tuned on validation data, matched Local); "
+           "'—' where a variant does not apply. The first column is the status reported above.", "",
+           "| claim | reported | " + " | ".join(variants) + " |", "|---|---|" + "---|" * len(variants)]
+    for v in rows:
+        table = v.evidence["protocol_robustness"]
+        out.append(f"| `{v.id}` | **{v.status}** | " + " | ".join(table.get(k, "—") for k in variants) + " |")
+    return out
+
+
 def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
     counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
     out = ["# lpft-theory report", "",
@@ -53,6 +70,7 @@ def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
            "| claim | source | verdict | condition |", "|---|---|---|---|"]
     for v in verdicts:
         out.append(f"| `{v.id}` {v.claim} | {v.source} | **{v.status}** | {v.condition or '—'} |")
+    out += _robustness_table(verdicts)
     titles = {mod.SRC: mod.TITLE for mod in MODULES.values()}
     for src, title in titles.items():  # one section per paper
         vs = [v for v in verdicts if v.source == src]
@@ -63,6 +81,10 @@ def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
             out += ["", f"### `{v.id}` — {v.status}", "", f"*Claim.* {v.claim}", ""]
             if v.condition:
                 out += [f"*Condition.* `{v.condition}`", "", f"*In words.* {v.condition_words}", ""]
+            if v.sides:
+                out += ["*Sides.* " + "; ".join(f"{k}: {side}" for k, side in v.sides.items()), ""]
+            if "robustness_summary" in v.evidence:
+                out += [f"*Protocol robustness.* {v.evidence['robustness_summary']}", ""]
             if v.counterexample:
                 out += ["*Counterexample (rerunnable).*", ""] + _evidence(v.counterexample) + [""]
             out += ["*Evidence.*", ""] + _evidence(v.evidence)

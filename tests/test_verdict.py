@@ -36,3 +36,17 @@ def test_no_check_writes_a_status_literal_or_a_static_note(path):
 def test_every_check_is_registered_with_a_unique_id():
     ids = paper_checks.check_ids()
     assert len(ids) == len(set(ids)) and all(ids)
+
+
+def test_report_shows_the_protocol_robustness_table_and_mixed_sides():
+    from paper_checks.report import _robustness_table
+    from paper_checks.verdict import Verdict
+
+    v = Verdict("x-claim", "c", "s", "mixed", {"protocol_robustness": {"fixed recipe": "mixed", "tuned": "confirmed"},
+                                               "robustness_summary": "It changes under 'tuned' (confirmed)."},
+                sides={"b=0.1": "for", "b=1.0": "against"})
+    w = Verdict("y-claim", "c", "s", "confirmed", {"protocol_robustness": {"matched local": "confirmed"}})
+    rows = _robustness_table([v, w, Verdict("z", "c", "s", "confirmed", {"n": 1})])
+    assert "| claim | reported | fixed recipe | tuned | matched local |" in rows
+    assert "| `x-claim` | **mixed** | mixed | confirmed | — |" in rows
+    assert "| `y-claim` | **confirmed** | — | — | confirmed |" in rows and not any("`z`" in r for r in rows)
