@@ -120,7 +120,7 @@ def test_real_checks_report_a_status_for_every_protocol(tiny, monkeypatch):
         v = check(None)
         assert set(v.evidence["protocol_robustness"]) == set(tiny["summary"]) - {"controls"}
         assert v.status == v.evidence["protocol_robustness"][v.evidence["primary_protocol"]]
-        assert v.evidence["robustness_summary"] in v.notes
+        assert v.evidence["robustness_summary"].startswith(f"Primary protocol {v.evidence['primary_protocol']!r}")
 
 
 def _fake_runs(lpft_gain: dict, seeds: int = 5, noise: float = 1e-3):
