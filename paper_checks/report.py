@@ -71,9 +71,9 @@ def render_report(verdicts, quick: bool, seed: int, figure_names) -> str:
     for v in verdicts:
         out.append(f"| `{v.id}` {v.claim} | {v.source} | **{v.status}** | {v.condition or '—'} |")
     out += _robustness_table(verdicts)
-    titles = {mod.SRC: mod.TITLE for mod in MODULES.values()}
-    for src, title in titles.items():  # one section per paper
-        vs = [v for v in verdicts if v.source == src]
+    title_of = {fn.claim_id: mod.TITLE for mod in MODULES.values() for fn in mod.CHECKS}  # by module, not source
+    for title in dict.fromkeys(title_of.values()):  # one section per paper (modules may share a title)
+        vs = [v for v in verdicts if title_of.get(v.id) == title]
         if not vs:
             continue
         out += ["", f"## {title}"]

@@ -50,3 +50,13 @@ def test_report_shows_the_protocol_robustness_table_and_mixed_sides():
     assert "| claim | reported | fixed recipe | tuned | matched local |" in rows
     assert "| `x-claim` | **mixed** | mixed | confirmed | — |" in rows
     assert "| `y-claim` | **confirmed** | — | — | confirmed |" in rows and not any("`z`" in r for r in rows)
+
+
+def test_every_check_appears_in_the_reports_detail_sections():
+    """Sections are grouped by module: a verdict whose source differs from its module's SRC still gets one."""
+    from paper_checks.report import render_report
+    from paper_checks.verdict import Verdict
+
+    vs = [Verdict(i, "c", "an unusual source", "confirmed", {"n": 1}) for i in paper_checks.check_ids()]
+    text = render_report(vs, True, 0, [])
+    assert all(f"### `{i}` — confirmed" in text for i in paper_checks.check_ids())
