@@ -11,7 +11,8 @@ validation sample for every stopping and selection decision.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import functools
+import inspect
 
 import numpy as np
 
@@ -28,6 +29,23 @@ from .recipes import CONTROLS, PREFIX_CONSISTENT, TABLE2, method
 from .rng import spawn
 from .strategies import flooded, ft, lp, lp_ft, proximal_ft, purify, residual, sparse_ft, split_ft, teacher_data
 
+
+def cached(fn):
+    """``functools.lru_cache`` keyed on the *bound* arguments, so ``study(True, 0)``,
+    ``study(quick=True, seed=0)`` and ``study(True, 0, FIXED)`` share one entry (plain ``lru_cache`` keys on
+    how the call was spelt and would recompute the same study)."""
+    sig = inspect.signature(fn)
+    inner = functools.lru_cache(maxsize=None)(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return inner(*bound.args, **bound.kwargs)
+
+    wrapper.cache_clear = inner.cache_clear
+    wrapper.cache_info = inner.cache_info
+    return wrapper
 
 def _combined(seed: int, lam: float = 1.0, d: int = 20, m: int = 3, C: int = 5):
     return synthetic.combined_shift(d, m, C, lam, eps=0.5, shift=1.0, geometry="random", rng=seed)
@@ -98,7 +116,7 @@ class _Setting:
         return {k: float(np.mean(v)) for k, v in a.items()}
 
 
-@lru_cache(maxsize=None)
+@cached
 def _setting(scenario: str, seed: int, global_protocol: Protocol) -> _Setting:
     """One :class:`_Setting` per scenario, seed and global-model rule (``Protocol.global_part``), shared by
     every protocol and study that needs it."""
@@ -180,7 +198,7 @@ def _compare_seed(st: _Setting, proto: Protocol, methods: tuple) -> dict:
             "grid": grid}
 
 
-@lru_cache(maxsize=None)
+@cached
 def comparison(scenario: str, quick: bool = True, seed: int = 0, protocol: Protocol = FIXED,
                methods: tuple = TABLE2 + CONTROLS) -> dict:
     """The methods on ``scenario`` (``"concept"``, ``"combined"``, ``"combined lam=λ"`` or ``"label"``)
@@ -255,7 +273,7 @@ OVERFIT_CONFIGS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cached
 def overfitting_curves(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Local and global loss over local steps t = 0..T (the paper's Fig. 2, synthetic), with the training
     loss's largest one-step rise per configuration (all runs here are stable: it is 0)."""
@@ -282,7 +300,7 @@ def overfitting_curves(quick: bool = True, seed: int = 0, protocol: Protocol = F
 SCATTER_STRATEGIES = ("FT", "Proximal", "Sparse", "Soup", "LSS", "LP-FT")
 
 
-@lru_cache(maxsize=None)
+@cached
 def distortion_scatter(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Feature distortion ‖B − B_G‖_F vs global-loss increase, per strategy, steps and seed (Fig. 3a), with
     the head / feature / interaction attribution of every global-loss change (recipe lr 0.05; LP-FT by
@@ -310,7 +328,7 @@ def distortion_scatter(quick: bool = True, seed: int = 0, protocol: Protocol = F
 FLOOD_LEVELS = (0.0, 0.1, 0.5, 1.0)
 
 
-@lru_cache(maxsize=None)
+@cached
 def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """FT vs LP-FT under loss flooding at b ∈ {0.1, 0.5, 1.0}: cross-entropy on label-shift clients.
 
@@ -340,7 +358,7 @@ def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
 
 
 # ----------------------------------------------------------------------------------- FedPuReL analogue
-@lru_cache(maxsize=None)
+@cached
 def longtail_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Frozen features + prototype ("zero-shot") head; FedAvg on the head with and without purification;
     personalization by FT or residual. Balanced and head/medium/tail accuracy (FedPuReL analogue).
@@ -393,7 +411,7 @@ def longtail_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
 
 
 # ----------------------------------------------------------------------------------- FlexP-SFL analogue
-@lru_cache(maxsize=None)
+@cached
 def split_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Split FT on a deep linear net: alignment strength λ and split point s vs local/global loss."""
     widths = (12, 10, 8)
@@ -414,7 +432,7 @@ def split_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -
 
 
 # ----------------------------------------------------------------------------------- FedAvg vs B*
-@lru_cache(maxsize=None)
+@cached
 def fedavg_angles(quick: bool = True, seed: int = 0) -> dict:
     """Principal angles between FedAvg's rowspace(B) and rowspace(B*) over rounds (Collins et al.)."""
     rounds = 60 if quick else 200
