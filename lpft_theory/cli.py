@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("strategies", help="list the personalized fine-tuning strategies")
     st.set_defaults(func=cmd_strategies)
 
-    c = sub.add_parser("check", help="check every claim of the four papers; print claim, verdict, condition, numbers")
+    c = sub.add_parser("check", help="check every claim (the four papers and the results they rest on); print claim, verdict, condition, numbers")
     c.add_argument("--only", metavar="ID", help="only claims whose id starts with ID (e.g. chen-thm, kumar)")
     c.add_argument("--json", metavar="PATH", help="also write the verdicts with all their evidence as JSON")
     c.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (as CI runs it)")
