@@ -102,6 +102,30 @@ def _scaled(sc, kappa):
     return truth, Samples(X[None], (X @ truth["w_star"])[None, :, None])
 
 
+def _near_target(sc, kappa, s):
+    """The problem with ``v* → κv*`` and the head started near the target, ``v_0 = s·v*``: where the
+    bound is tightest (its ``φ`` is small while ``‖w*‖`` is large)."""
+    truth, data = _scaled(sc, kappa)
+    return {**truth, "v_0": s * truth["v_star"]}, data
+
+
+def t0_counterexample(kappa: float, delta: float = 0.01) -> dict:
+    """Theorem 3.1 at ``t = 0`` in closed form: ``k = 1``, ``B_0 = B* = e_1`` orthogonal to the ID data
+    (``cos θ_1(R, S⊥) = 1``, ``ε = 0``, labels ``Xw* = 0``, so the flow does not move), ``v_0 = (1 − δ)v*``.
+    Then ``√L_ood = δκ`` while the bound is ``min(φ, φ²/κ)/(1 + κ)²`` with ``φ = κ²√|(1−δ)² − 1|``; for small
+    ``δ`` their ratio is ``(1 + κ)²/(2κ²)``, below 1 for every ``κ > 1 + √2``."""
+    d, n = 8, 3
+    B0 = np.eye(d)[:1]
+    S_perp = np.eye(d)[[0] + list(range(n + 1, d))]
+    v_star = np.array([kappa])
+    v0, w = (1 - delta) * v_star, B0.T @ v_star
+    root = float(np.sqrt(K.ood_loss(v0, B0, w)))
+    b = float(K.theorem_3_1_bound(B0, S_perp, v0, v_star, w, 0.0, 1))
+    return {"kappa=|w*|": kappa, "delta": delta, "sqrt_Lood_at_t=0": root, "bound": b, "ratio": root / b,
+            "small_delta_ratio_(1+k)^2/(2k^2)": (1 + kappa) ** 2 / (2 * kappa ** 2),
+            "call": f"paper_checks.kumar2022.t0_counterexample({kappa}, {delta})"}
+
+
 def _block_copy(sc, kappa):
     """Two decoupled copies of a k = 1 problem (k = 2, d and n doubled, ``v*`` split equally): the
     instance family on which the 1/√k factor is closest to binding."""
@@ -116,7 +140,9 @@ def _block_copy(sc, kappa):
 
 def _bound_instances(quick: bool, seed: int):
     """(label, truth, data, eps): k = 1 (d = 8, n = 3, where the bound is tightest), k = 2 (d = 16, n = 6),
-    and block copies (k = 2); ‖w*‖ = κ ∈ {0.5, 1, 2}; ε ∈ {0, 0.02, 0.05} (and 0.1 in a full run)."""
+    and block copies (k = 2), with ‖w*‖ = κ ∈ {0.5, 1, 2} and a random head; and k ∈ {1, 2} (d = 8, n = 3)
+    with the head started near the target (v_0 = 0.95 v* or 1.05 v*), κ ∈ {1, 1.5, 2, 3};
+    ε ∈ {0, 0.02, 0.05} (and 0.1 in a full run)."""
     eps_values = (0.0, 0.02, 0.05) if quick else (0.0, 0.02, 0.05, 0.1)
     seeds = (1, 2) if quick else (1, 2, 3, 4, 5)
     for s in seeds:
@@ -128,6 +154,12 @@ def _bound_instances(quick: bool, seed: int):
                 yield (f"k=2 d=16 n=6 seed={seed + s} eps={eps} |w*|={kappa}", *_scaled(sc, kappa), eps)
             sc = synthetic.kumar(8, 1, 3, eps=eps, sigma_v0=0.1, rng=seed + s)
             yield f"k=2 block copy of d=8 seed={seed + s} eps={eps} |w*|=1", *_block_copy(sc, 1.0), eps
+            for k in (1, 2):  # the head started near the target, |w*| up to 3
+                sc = synthetic.kumar(8, k, 3, eps=eps, sigma_v0=0.5, rng=seed + s)
+                for kappa in (1.0, 1.5, 2.0, 3.0):
+                    for head in (0.95, 1.05):
+                        yield (f"k={k} d=8 n=3 seed={seed + s} eps={eps} |w*|={kappa} v_0={head} v*",
+                               *_near_target(sc, kappa, head), eps)
 
 
 @lru_cache(maxsize=4)
@@ -144,13 +176,21 @@ def _bound_trajectories(quick: bool, seed: int) -> tuple:
     return tuple(out)
 
 
-def theorem_3_1(ctx, eps_power: int, bound=K.theorem_3_1_bound) -> Verdict:
-    """``bound(B0, S_perp, v0, v_star, w_star, eps, eps_power)``: the lower bound on √L_ood under test."""
-    rows = []
+def theorem_3_1(ctx, eps_power: int, bound=K.theorem_3_1_bound, w_norm_max: float | None = None) -> Verdict:
+    """``bound(B0, S_perp, v0, v_star, w_star, eps, eps_power)``: the lower bound on √L_ood under test.
+    ``w_norm_max``: judge only the instances with ``‖w*‖ <= w_norm_max`` (the regime where it holds)."""
+    rows, by_norm = [], {}
     for label, t, eps, root in _bound_trajectories(ctx.quick, ctx.seed):
+        nw = float(np.linalg.norm(t["w_star"]))
+        if w_norm_max is not None and nw > w_norm_max + 1e-12:
+            continue
         b = float(bound(t["B_0"], t["S_perp"], t["v_0"], t["v_star"], t["w_star"], eps, eps_power))
         rows.append({"instance": label, "bound": b, "min_sqrt_Lood": float(root.min()), "eps": eps,
-                     "w_norm": float(np.linalg.norm(t["w_star"])), "violated": bool(root.min() < b - 1e-9)})
+                     "w_norm": nw, "violated": bool(root.min() < b - 1e-9)})
+        key = f"|w*|={nw:.3g}"
+        by_norm.setdefault(key, [0, 0])
+        by_norm[key][0] += rows[-1]["violated"] and b > 0
+        by_norm[key][1] += b > 0
     info = [r for r in rows if r["bound"] > 0]
     viol = [r for r in info if r["violated"]]
     need = max(6, len(rows) // 4)
@@ -166,14 +206,22 @@ def theorem_3_1(ctx, eps_power: int, bound=K.theorem_3_1_bound) -> Verdict:
          "violations": len(viol), "trajectory_points_each": len(FLOW_TIMES),
          "tightest_instance_(min sqrt L_ood / bound)": None if tight is None else
          {**tight, "ratio": tight["min_sqrt_Lood"] / tight["bound"]},
-         "phi": "sqrt(|(v0.v*)^2 - (v*.v*)^2|)"},
+         "phi": "sqrt(|(v0.v*)^2 - (v*.v*)^2|)",
+         "violations/informative_by_|w*|": {k: f"{a}/{b}" for k, (a, b) in sorted(by_norm.items())},
+         "judged_|w*|_at_most": "all" if w_norm_max is None else w_norm_max,
+         "closed_form_counterexample_at_t=0": t0_counterexample(3.0)},
         counterexample={} if not viol else {"instance": viol[0]["instance"], "bound": viol[0]["bound"],
                                             "min_sqrt_Lood": viol[0]["min_sqrt_Lood"],
                                             "rerun": "paper_checks.kumar2022._bound_instances(quick, seed)"},
-        notes=f"Gradient flow (solve_ivp LSODA, rtol 1e-9) to t = {FLOW_TIMES[-1]:g}. Only instances where the bound is "
+        notes=(f"As stated, the bound fails with the head started near the target and a larger target: first at "
+               f"|w*| = {min(r['w_norm'] for r in viol):.3g} (every instance with |w*| < that holds; "
+               f"theorem_3_1(ctx, {eps_power}, w_norm_max=1.0) confirms it at |w*| <= 1). At t = 0 a closed-form "
+               "instance (k = 1, B_0 = B* orthogonal to the ID data, v_0 = 0.99 v*) violates it for every "
+               "|w*| > 1 + sqrt(2): the right-hand side grows like |w*| faster than the OOD error does. " if viol else "")
+        + (f"Gradient flow (solve_ivp LSODA, rtol 1e-9) to t = {FLOW_TIMES[-1]:g}. Only instances where the bound is "
               f"positive count as evidence ({len(info)} of {len(rows)}). The tightest ratio is the margin a wrong "
               f"(larger) bound would need to exceed to be caught." if status != "not-testable-here" else
-              f"Only {len(info)} of {len(rows)} instances have a positive bound (need {need}): the bound is vacuous here.")
+              f"Only {len(info)} of {len(rows)} instances have a positive bound (need {need}): the bound is vacuous here."))
 
 
 @claim("kumar-thm-3.2")

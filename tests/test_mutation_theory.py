@@ -89,24 +89,46 @@ def _without_sqrt_k(B0, S_perp, v0, v_star, w_star, eps, p):
 @pytest.mark.parametrize("check", [KU.theorem_3_1_eps1, KU.theorem_3_1_eps2], ids=["eps1", "eps2"])
 @pytest.mark.parametrize("wrong", [_times_1_5, _phi_not_min], ids=["x1.5", "phi-not-min"])
 def test_kumar_theorem_3_1_with_a_larger_bound_is_refuted(check, wrong):
-    ok = check(CTX)
+    """In the regime where the bound holds (|w*| <= 1, with ε > 0 and |w*| != 1 among the informative
+    instances) the check confirms it, and a larger bound is refuted."""
+    eps_power = 1 if check is KU.theorem_3_1_eps1 else 2
+    ok = KU.theorem_3_1(CTX, eps_power, w_norm_max=1.0)
     assert ok.status == "confirmed"
     assert ok.evidence["informative_(bound > 0)"] >= ok.evidence["required_informative"]
     assert ok.evidence["informative_with_eps>0"] > 0 and ok.evidence["informative_with_|w*|!=1"] > 0
-    v = check(CTX, bound=wrong)
+    v = KU.theorem_3_1(CTX, eps_power, bound=wrong, w_norm_max=1.0)
     assert v.status == "refuted" and v.counterexample["min_sqrt_Lood"] < v.counterexample["bound"]
 
 
+@pytest.mark.parametrize("check", [KU.theorem_3_1_eps1, KU.theorem_3_1_eps2], ids=["eps1", "eps2"])
+def test_kumar_theorem_3_1_as_stated_fails_for_a_large_target_with_the_head_near_it(check):
+    v = check(CTX)
+    assert v.status == "refuted" and v.counterexample["min_sqrt_Lood"] < v.counterexample["bound"] - 1e-9
+    assert "v_0=" in v.counterexample["instance"]  # a near-target head
+    assert float(v.counterexample["instance"].split("|w*|=")[1].split()[0]) >= 1.5
+
+
+def test_kumar_theorem_3_1_closed_form_counterexample_at_t0():
+    """k = 1, B_0 = B* orthogonal to the ID data (nothing moves), v_0 = (1 - δ)v*: the ratio of √L_ood to
+    the bound tends to (1 + κ)²/(2κ²), below 1 exactly for κ > 1 + √2."""
+    for kappa in (1.0, 2.0, 3.0, 5.0):
+        c = KU.t0_counterexample(kappa, delta=1e-4)
+        assert c["ratio"] == pytest.approx((1 + kappa) ** 2 / (2 * kappa ** 2), rel=1e-3)
+        assert (c["ratio"] < 1) == (kappa > 1 + np.sqrt(2))
+
+
 def test_kumar_theorem_3_1_without_one_over_sqrt_k_is_not_caught_and_the_margin_is_reported():
-    """A measured limit, not a passing mutation: no instance tried (k = 2 Gaussian and block copies of the
-    tightest k = 1 problem) makes the bound without 1/√k fail, so the check cannot tell the two apart.
-    The tightest k >= 2 margin is pinned here so a change in the instance family is noticed."""
-    v = KU.theorem_3_1_eps1(CTX, bound=_without_sqrt_k)
+    """A measured limit, not a passing mutation: where the bound holds (|w*| <= 1) no instance tried (k = 2
+    Gaussian, near-target heads, block copies of the tightest k = 1 problem) makes the bound without 1/√k
+    fail, so the check cannot tell the two apart there. (Beyond, the true bound itself fails first: at t = 0
+    with cos θ = 1, √k × the bound is the k = 1 bound.) The tightest k >= 2 margin is pinned so a change in
+    the instance family is noticed."""
+    v = KU.theorem_3_1(CTX, 1, bound=_without_sqrt_k, w_norm_max=1.0)
     assert v.status == "confirmed"
     ratios = [root.min() / _without_sqrt_k(t["B_0"], t["S_perp"], t["v_0"], t["v_star"], t["w_star"], eps, 1)
               for label, t, eps, root in KU._bound_trajectories(True, 0)
-              if t["B_0"].shape[0] >= 2 and _without_sqrt_k(t["B_0"], t["S_perp"], t["v_0"], t["v_star"],
-                                                             t["w_star"], eps, 1) > 0]
+              if t["B_0"].shape[0] >= 2 and np.linalg.norm(t["w_star"]) <= 1.0 + 1e-12
+              and _without_sqrt_k(t["B_0"], t["S_perp"], t["v_0"], t["v_star"], t["w_star"], eps, 1) > 0]
     assert 1.0 < min(ratios) < 1.15
 
 
