@@ -5,8 +5,11 @@ from lpft_theory import studies
 from lpft_theory.protocol import VARIANTS
 from lpft_theory.stats import mean_ci, paired_difference
 
-from ._robustness import robustness
+from ._robustness import robustness, verdict
 from .verdict import Judgement, Verdict, claim, column, condition_status, judge
+
+SRC = "FedPuReL (Hou et al. 2026)"
+TITLE = "FedPuReL (Hou et al. 2026) — long-tailed personalized FL"
 
 #: the protocol choices that apply here: the global model trained to a plateau, or for 20 rounds
 GLOBAL_MODEL_VARIANTS = ("fixed recipe", "short global model")
@@ -21,9 +24,6 @@ def _robust(ctx, effects_of, expect_positive=True) -> dict:
     return robustness({v: judge(effects_of(_rows(ctx, v)), expect_positive) for v in GLOBAL_MODEL_VARIANTS},
                       "fixed recipe")
 
-SRC = "FedPuReL (Hou et al. 2026)"
-TITLE = "FedPuReL (Hou et al. 2026) — long-tailed personalized FL"
-
 
 def _col(rows, model, key):
     return column(rows, key, model=model)
@@ -34,17 +34,14 @@ def erosion(ctx) -> Verdict:
     rows = _rows(ctx)
     effects = lambda r: {"balanced": paired_difference(_col(r, "FedAvg", "balanced"), _col(r, "zero-shot", "balanced"))}  # noqa: E731
     d = effects(rows)["balanced"]
-    j = judge({"balanced": d}, expect_positive=False)
-    status = j.status
-    ok = status != "refuted"
-    return Verdict("fedpurel-erosion", "Fine-tuning the global model on long-tailed data erodes the zero-shot model's "
-                   "class balance: global (balanced) accuracy falls below zero-shot", SRC, status,
+    return verdict("fedpurel-erosion", "Fine-tuning the global model on long-tailed data erodes the zero-shot model's "
+                   "class balance: global (balanced) accuracy falls below zero-shot", SRC,
+                   judge({"balanced": d}, expect_positive=False),
                    {"FedAvg_minus_zero_shot_balanced_acc": d,
                     "tail_acc": {m: mean_ci(_col(rows, m, "tail"))["mean"] for m in ("zero-shot", "FedAvg")},
                     **_robust(ctx, effects, expect_positive=False)},
-                   counterexample={} if ok else {"study": "lpft_theory.studies.longtail_study"},
-                   notes="Linear analogue: frozen features, prototype head without class frequencies, FedAvg on the head."
-                   + ("" if status not in ("not-testable-here", "mixed") else " " + j.reason), sides=j.sides if status == "mixed" else {})
+                   counterexample={"study": "lpft_theory.studies.longtail_study"},
+                   notes="Linear analogue: frozen features, prototype head without class frequencies, FedAvg on the head.")
 
 
 def _purification(rows) -> tuple:
@@ -90,18 +87,14 @@ def residual_tail(ctx) -> Verdict:
     controlled = effects(rows)["same purified global model"]
     pipeline = paired_difference(_col(rows, "purify+residual (FedPuReL)", "tail"), _col(rows, "FedAvg+FT", "tail"))
     pers = paired_difference(_col(rows, "purify+residual (FedPuReL)", "personalized"), _col(rows, "purify+FT", "personalized"))
-    j = judge(effects(rows))
-    return Verdict("fedpurel-residual-tail", "Residual personalization is better on tail classes than usual "
-                   "personalization", SRC, j.status,
+    return verdict("fedpurel-residual-tail", "Residual personalization is better on tail classes than usual "
+                   "personalization", SRC, judge(effects(rows)),
                    {"residual_minus_FT_same_purified_global_tail_acc": controlled,
                     "pipeline_FedPuReL_minus_FedAvg+FT_tail_acc (confounded by purification)": pipeline,
                     "residual_minus_FT_personalized_acc": pers, **_robust(ctx, effects)},
-                   counterexample={} if j.status != "refuted" else {"study": "lpft_theory.studies.longtail_study",
-                                                                    "controlled_difference": controlled},
+                   counterexample={"study": "lpft_theory.studies.longtail_study", "controlled_difference": controlled},
                    notes="Verdict from the controlled comparison (same purified global model). The pipeline "
-                         "comparison is reported beside it: it differs in the global model too."
-                   + ("" if j.status not in ("not-testable-here", "mixed") else " " + j.reason),
-                   sides=j.sides if j.status == "mixed" else {})
+                         "comparison is reported beside it: it differs in the global model too.")
 
 
 @claim("fedpurel-bias-passed-on")
@@ -110,14 +103,11 @@ def bias_passed_on(ctx) -> Verdict:
     effects = lambda r: {"tail_loss": paired_difference(_col(r, "zero-shot", "tail"), _col(r, "FedAvg+FT", "tail")),  # noqa: E731
                          "head_over_tail": paired_difference(_col(r, "FedAvg+FT", "head"), _col(r, "FedAvg+FT", "tail"))}
     d, h = effects(rows)["tail_loss"], effects(rows)["head_over_tail"]
-    j = judge({"tail_loss": d, "head_over_tail": h})
-    status = j.status
-    return Verdict("fedpurel-bias-passed-on", "Usual personalization (FT from the fine-tuned global model) passes the "
-                   "head-class bias on", SRC, status,
+    return verdict("fedpurel-bias-passed-on", "Usual personalization (FT from the fine-tuned global model) passes the "
+                   "head-class bias on", SRC, judge({"tail_loss": d, "head_over_tail": h}),
                    {"zero_shot_minus_FedAvg+FT_tail_acc": d, "FedAvg+FT_head_minus_tail_acc": h,
                     **_robust(ctx, effects)},
-                   notes=j.reason if status in ("not-testable-here", "mixed") else "", sides=j.sides if status == "mixed" else {},
-                   counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.longtail_study"})
+                   counterexample={"study": "lpft_theory.studies.longtail_study"})
 
 
 CHECKS = [erosion, purification, residual_tail, bias_passed_on]

@@ -5,7 +5,7 @@ from lpft_theory import studies
 from lpft_theory.protocol import VARIANTS
 from lpft_theory.stats import paired_difference
 
-from ._robustness import robustness
+from ._robustness import robustness, verdict
 from .verdict import Verdict, claim, column, judge
 
 #: the protocol choices that apply here: the global model trained to a plateau, or for 20 rounds
@@ -30,15 +30,12 @@ def alignment_global(ctx) -> Verdict:
     effects = lambda r: {"global": paired_difference(_col(r, 0.0, "cycle", "global"), _col(r, 0.25, "cycle", "global"))}  # noqa: E731
     g = effects(rows)["global"]
     loc = paired_difference(_col(rows, 0.25, "cycle", "local"), _col(rows, 0.0, "cycle", "local"))
-    j = judge({"global": g})
-    status = j.status
-    return Verdict("flexpsfl-alignment", "The alignment term (lambda = 0.25) makes personalized models better on "
-                   "global data than no alignment (lambda = 0)", SRC, status,
+    return verdict("flexpsfl-alignment", "The alignment term (lambda = 0.25) makes personalized models better on "
+                   "global data than no alignment (lambda = 0)", SRC, judge({"global": g}),
                    {"global_loss_gain_(lam0_minus_lam0.25)": g, "local_loss_cost_(lam0.25_minus_lam0)": loc,
                     "splits": "heterogeneous: s_k = k mod (L + 1)", **_robust(ctx, effects)},
-                   counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.split_study"},
-                   notes="Deep linear net (3 hidden layers), combined shift, server layers frozen during PFT."
-                   + ("" if status not in ("not-testable-here", "mixed") else " " + j.reason), sides=j.sides if status == "mixed" else {})
+                   counterexample={"study": "lpft_theory.studies.split_study"},
+                   notes="Deep linear net (3 hidden layers), combined shift, server layers frozen during PFT.")
 
 
 @claim("flexpsfl-split-depth", figure="split")
@@ -47,13 +44,10 @@ def deeper_split_more_personal(ctx) -> Verdict:
     effects = lambda r: {"local": paired_difference(_col(r, 0.0, "1", "local"), _col(r, 0.0, "3", "local"))}  # noqa: E731
     d = effects(rows)["local"]
     gl = paired_difference(_col(rows, 0.0, "3", "global"), _col(rows, 0.0, "1", "global"))
-    j = judge({"local": d})
-    status = j.status
-    return Verdict("flexpsfl-split-depth", "A larger client-side split s_k (more personal layers, more client compute) "
-                   "personalizes more", SRC, status,
+    return verdict("flexpsfl-split-depth", "A larger client-side split s_k (more personal layers, more client compute) "
+                   "personalizes more", SRC, judge({"local": d}),
                    {"local_loss_s1_minus_s3": d, "global_loss_s3_minus_s1": gl, **_robust(ctx, effects)},
-                   notes=j.reason if status in ("not-testable-here", "mixed") else "", sides=j.sides if status == "mixed" else {},
-                   counterexample={} if status != "refuted" else {"study": "lpft_theory.studies.split_study"})
+                   counterexample={"study": "lpft_theory.studies.split_study"})
 
 
 CHECKS = [alignment_global, deeper_split_more_personal]
