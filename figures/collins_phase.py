@@ -14,7 +14,7 @@ from synthetic.multitask import multitask
 from ._style import PALETTE, figure
 
 NAME = "collins_phase"
-TITLE = "Collins et al.: FedAvg learns B* only with tau >= 2 local steps and diverse tasks"
+TITLE = r"Collins et al.: FedAvg learns $B^*$ only with $\tau \geq 2$ local steps and diverse tasks"
 TAUS_A = (1, 2, 5)
 TAUS_B = (1, 2, 3, 5, 10)
 SPREADS = (0.0, 0.1, 0.3, 1.0)

@@ -9,7 +9,7 @@ from lpft_theory.theory import kumar as K
 from ._style import PALETTE, figure
 
 NAME = "kumar_bound"
-TITLE = r"Theorem 3.1: FT's OOD error $\sqrt{L_{ood}}$ stays above the bound along the flow; LP-FT's does not need to"
+TITLE = r"Theorem 3.1 at $\|w^*\|=1$: FT's $\sqrt{L_{ood}}$ stays above the bound (it fails for larger $\|w^*\|$: see report)"
 
 
 def compute(quick=True, seed=0):

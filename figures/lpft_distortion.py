@@ -5,7 +5,6 @@ ratio (one point per client). (b) The ratio after T steps against the ratio of s
 always lowers the loss (x < 1), the features move more whenever y > 1. See
 :mod:`lpft_theory.theory.lpft_distortion`.
 """
-import numpy as np
 
 from lpft_theory.theory import lpft_distortion as D
 from paper_checks.foundations import ETA_FT, T_FT, distortion_runs
@@ -13,7 +12,7 @@ from paper_checks.foundations import ETA_FT, T_FT, distortion_runs
 from ._style import PALETTE, figure
 
 NAME = "lpft_distortion"
-TITLE = "LP-FT distorts more after one step iff ||V_LP|| ||g_LP|| > ||V_0|| ||g_0||"
+TITLE = r"LP-FT distorts more after one step iff $\|V_{LP}\|\,\|g_{LP}\| > \|V_0\|\,\|g_0\|$"
 
 
 def compute(quick=True, seed=0):

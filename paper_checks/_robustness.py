@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lpft_theory.stats import mean_ci
+from lpft_theory.stats import paired_difference
 
 from .verdict import Judgement, Verdict, judge
 
@@ -37,12 +37,9 @@ def exact_ties(effects: dict, atol: float = 1e-10) -> list:
 
 
 def paired(a, b) -> dict:
-    """``a − b`` per seed with a t-interval, plus ``abs_max`` (to detect exact ties) — like
-    :func:`lpft_theory.stats.paired_difference`, robust to zero variance."""
-    d = np.asarray(a, float) - np.asarray(b, float)
-    out = mean_ci(d)
-    out["frac_positive"] = float(np.mean(d > 0))
-    out["abs_max"] = float(np.max(np.abs(d)))
+    """:func:`lpft_theory.stats.paired_difference` of ``a − b`` per seed, plus ``abs_max`` (to detect exact ties)."""
+    out = paired_difference(a, b)
+    out["abs_max"] = float(np.max(np.abs(np.asarray(a, float) - np.asarray(b, float))))
     return out
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from lpft_theory import studies
-from lpft_theory.protocol import VARIANTS
+from lpft_theory.protocol import VARIANTS, first_passage
 from lpft_theory.recipes import TABLE2
 from lpft_theory.stats import best_of, mean_ci, spearman_by_seed
 
@@ -202,8 +202,6 @@ def _flooding(quick, seed, protocol, lpft="LP-FT"):
 
 def _matched_regression(quick, seed):
     """One number per seed: LP-FT minus FT global loss at LP-FT's local losses (Fig. 2 curves, first passage)."""
-    from lpft_theory.protocol import first_passage
-
     c = studies.overfitting_curves(quick, seed)["curves"]
     out = []
     for Lf, Gf, Ll, Gl in zip(c["FT eta=0.05"]["local"], c["FT eta=0.05"]["global"], c["LP-FT eta=0.05"]["local"],
