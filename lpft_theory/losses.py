@@ -68,10 +68,23 @@ def mse_on_samples(pred: np.ndarray, Y: np.ndarray, half: bool = False, weights=
     return loss, mse_factor(half) * w * r
 
 
+# For few classes numpy's reductions over a short last axis cost far more than the arithmetic (a strided inner
+# loop per row): up to this many classes log_softmax works on a transposed copy, where the row max and the sum
+# of exponentials are reductions over the second-last axis, vectorised along the points (about 2x faster for
+# p = 10; the max is exact, the sum adds the classes one by one instead of pairwise: round-off only).
+_FEW_CLASSES = 32
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """``z_c − log Σ_c' exp z_c'``, computed after subtracting the row maximum (no overflow)."""
-    z = logits - logits.max(axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim < 2 or logits.shape[-1] > _FEW_CLASSES:
+        z = logits - logits.max(axis=-1, keepdims=True)
+        return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    zt = np.swapaxes(logits, -1, -2).copy()  # (…, p, n)
+    zt -= zt.max(axis=-2, keepdims=True)
+    zt -= np.log(np.exp(zt).sum(axis=-2, keepdims=True))
+    return np.ascontiguousarray(np.swapaxes(zt, -1, -2))
 
 
 def cross_entropy(logits: np.ndarray, targets: np.ndarray, weights=None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,16 +95,22 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, weights=None) -> tupl
     are probability vectors (distillation toward a teacher's softmax).
     """
     p = logits.shape[-1]
+    w = _weights(logits, weights)
+    lsm = log_softmax(logits)
     if np.issubdtype(np.asarray(targets).dtype, np.integer):
         if targets.size and targets.max() >= p:
             raise ValueError(f"labels must be < number of outputs p={p}, got maximum {targets.max()}")
-        q = np.eye(p)[targets]
-    else:
-        q = np.asarray(targets, dtype=np.float64)
-        if q.shape[-1] != p or np.any(q < 0) or not np.allclose(q.sum(axis=-1), 1.0):
-            raise ValueError(f"soft targets must be probability vectors of length p={p}")
-    w = _weights(logits, weights)
-    lsm = log_softmax(logits)
+        # one-hot q without forming it: the label's log-probability, and softmax − 1 at the label
+        bs = np.broadcast_shapes(lsm.shape[:-1], np.shape(targets), w.shape[:-1])
+        lsm = np.broadcast_to(lsm, bs + (p,))
+        idx = np.broadcast_to(targets, bs)[..., None]
+        loss = -np.sum(w[..., 0] * np.take_along_axis(lsm, idx, axis=-1)[..., 0], axis=-1)
+        grad = np.exp(lsm)
+        np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - 1.0, axis=-1)
+        return loss, np.multiply(grad, w, out=grad)
+    q = np.asarray(targets, dtype=np.float64)
+    if q.shape[-1] != p or np.any(q < 0) or not np.allclose(q.sum(axis=-1), 1.0):
+        raise ValueError(f"soft targets must be probability vectors of length p={p}")
     loss = -np.sum(w * lsm * q, axis=(-1, -2))
     return loss, w * (np.exp(lsm) - q)
 

@@ -222,7 +222,8 @@ class DeepLinear(_Architecture):
         delta = dF @ _T(params[-1])
         for l in range(len(params) - 2, -1, -1):
             grads[l] = _T(delta) @ acts[l]
-            delta = delta @ params[l]
+            if l:  # no delta is needed below the first layer
+                delta = delta @ params[l]
         return tuple(grads)
 
 

@@ -1,5 +1,9 @@
 """The fair real-digits protocol: equal budgets, the instability mark, validation-only selection, exact
 attribution, and the per-protocol verdicts of the real-data checks."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -21,6 +25,20 @@ TINY = X.RealConfig(seeds=2, clients=3, max_rounds=20, chunk=10, patience=1, sho
 @pytest.fixture(scope="module")
 def tiny():
     return X.run_real(TINY)
+
+
+def test_study_is_identical_in_a_fresh_process(tiny):
+    """Determinism of the whole digits pipeline (splits, FedAvg to a plateau, grid, selection, flooding,
+    attribution): the same configuration in a fresh process with another hash seed gives the same JSON."""
+    from lpft_theory.io import to_json
+    code = ("import sys; from lpft_theory import threads; threads.configure(); "
+            "import lpft_theory.empirical.experiment as X; from lpft_theory.io import to_json; "
+            "from tests.test_real_protocol import TINY; sys.stdout.write(to_json(X.run_real(TINY)))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONHASHSEED": "4321"},
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout == to_json(tiny)
 
 
 def _picks(run) -> dict:
