@@ -14,22 +14,29 @@ of Chen et al.'s concept shift that differ in η and λ — what the phase diagr
     ``a ← s·a`` measured in the same run (STREAM-like; copy and triad reported too).
 (c) The concept-shift grid by the exact 2×2 reduction vs the full engine (``concept_grid`` methods).
 (d) Peak traced memory of a chunked sweep against its size.
+(e) Small problems (1-50 configurations, d = 5-20): per-step overhead.
+
+"engine" is ``gradient_descent`` as shipped: for this model (two-layer linear, p = 1, population MSE) it runs
+the specialised step of ``lpft_theory.kernels``; "engine_previous" is the same call with
+``dynamics.USE_KERNELS = False`` (the general fused step it replaced; bit for bit the same numbers). Both are
+timed side by side in (a), (b) and (e).
 
 If numba is importable (it is not a dependency), a compiled one-pass kernel of the same step joins (a) and
 (b): what a compiled kernel would buy, to judge whether it would earn its dependency.
 
 All timings are interleaved repeats (benchmarks/_timing.py): min and median. Usage:
-``python benchmarks/engine.py [--json PATH] [--repeats 5]``; runs in about a minute.
+``python benchmarks/engine.py [--json PATH] [--repeats 5]``; runs in about two minutes.
 """
 import argparse
 import json
+import sys
 import tracemalloc
 
 import numpy as np
 import torch
 
 import synthetic
-from lpft_theory import Moments, gradient_descent, two_layer, two_layer_params
+from lpft_theory import Moments, dynamics, gradient_descent, two_layer, two_layer_params
 from lpft_theory.sweep.batched import concept_grid
 
 from _timing import bandwidth, environment, interleaved, ratio
@@ -47,9 +54,18 @@ def problem(N, d, k, C=5, seed=0):
     return two_layer(d, k), two_layer_params(B0, V0), mom, eta
 
 
-def engine(arch, p0, mom, eta, steps):
+def engine(arch, p0, mom, eta, steps, kernel=True):
     start = tuple(np.broadcast_to(p, eta.shape + p.shape) for p in p0)
-    return gradient_descent(arch, start, mom, eta, steps)
+    dynamics.USE_KERNELS = kernel
+    try:
+        return gradient_descent(arch, start, mom, eta, steps)
+    finally:
+        dynamics.USE_KERNELS = True
+
+
+def engine_previous(p0, mom, eta, steps, arch=None):
+    """The general fused step (before lpft_theory.kernels)."""
+    return engine(arch, p0, mom, eta, steps, kernel=False)
 
 
 def numpy_loop(p0, mom, eta, steps):
@@ -150,12 +166,15 @@ def numba_batched(p0, mom, eta, steps):
 def section_speedup(N, steps, repeats, d=20, k=8):
     arch, p0, mom, eta = problem(N, d, k)
     ref = engine(arch, p0, mom, eta, steps).losses
+    assert np.array_equal(engine(arch, p0, mom, eta, steps, kernel=False).losses, ref)  # bit for bit
     others = [numpy_loop, torch_loop, numpy_batched] + ([numba_batched] if NUMBA else [])
     for other in others:  # all compute the same losses
         got = np.asarray(other(p0, mom, eta, steps))
         assert np.allclose(got, ref, rtol=1e-9, atol=1e-12), other.__name__
+    others = [engine_previous] + others
     t = interleaved({"engine": lambda: engine(arch, p0, mom, eta, steps)}
-                    | {f.__name__: (lambda f: lambda: f(p0, mom, eta, steps))(f) for f in others}, repeats)
+                    | {f.__name__: (lambda f: lambda: f(p0, mom, eta, steps, arch=arch) if f is engine_previous
+                                    else f(p0, mom, eta, steps))(f) for f in others}, repeats)
     return {"configs": N, "steps": steps, "d": d, "k": k, "times": t,
             **{f"engine_vs_{f.__name__}": ratio(t, f.__name__, "engine") for f in others}}
 
@@ -165,7 +184,9 @@ def section_roofline(cases, repeats, steps=10):
     rows = []
     for N, d, k in cases:
         arch, p0, mom, eta = problem(N, d, k)
-        who_fn = {"engine": lambda n: engine(arch, p0, mom, eta, n), "batched": lambda n: numpy_batched(p0, mom, eta, n)}
+        who_fn = {"engine": lambda n: engine(arch, p0, mom, eta, n),
+                  "previous": lambda n: engine(arch, p0, mom, eta, n, kernel=False),
+                  "batched": lambda n: numpy_batched(p0, mom, eta, n)}
         if NUMBA:
             who_fn["numba"] = lambda n: numba_batched(p0, mom, eta, n)
         t = interleaved({f"{w}_{n}": (lambda f, n: lambda: f(n))(f, n if n == 1 else steps + 1)
@@ -180,6 +201,18 @@ def section_roofline(cases, repeats, steps=10):
                                              "fraction_of_scale_bw": gbs / bw["scale"]["GB_s_best"]}
         rows.append(row)
     return {"bandwidth": bw, "steps_differenced": steps, "cases": rows}
+
+
+def section_small(cases, repeats):
+    """Small problems, where the per-step overhead is all: the engine against its previous step."""
+    rows = []
+    for N, d, k, steps in cases:
+        arch, p0, mom, eta = problem(N, d, k)
+        t = interleaved({"engine": lambda: engine(arch, p0, mom, eta, steps),
+                         "engine_previous": lambda: engine(arch, p0, mom, eta, steps, kernel=False)}, 3 * repeats)
+        rows.append({"configs": N, "d": d, "k": k, "steps": steps, "times": t,
+                     "engine_vs_previous": ratio(t, "engine_previous", "engine")})
+    return rows
 
 
 def section_grid(repeats, n_eta=20, n_lam=100, steps=20):
@@ -214,7 +247,10 @@ def main():
     res = {"environment": environment(),
            "one_step": section_speedup(10_000, 1, r), "trajectories": section_speedup(1_000, 100, r),
            "roofline": section_roofline([(100_000, 20, 8), (2_000, 256, 64)], r),
-           "grid": section_grid(r), "memory": section_memory((500, 2_000, 8_000), 500)}
+           "grid": section_grid(r), "memory": section_memory((500, 2_000, 8_000), 500),
+           "small": section_small([(1, 5, 5, 100), (10, 10, 6, 100), (50, 20, 8, 100), (1, 20, 8, 1), (50, 20, 8, 1)], r)}
+    # the kernel's rank-1 update runs in torch when torch is imported (it is, here), else in numpy: same bits
+    res["environment"]["kernel_rank_one_update"] = "torch" if "torch" in sys.modules else "numpy"
     print(json.dumps(res["environment"]))
     for key in ("one_step", "trajectories"):
         s = res[key]
@@ -228,7 +264,9 @@ def main():
     for c in res["roofline"]["cases"]:
         print(f"(b) N={c['configs']}, d={c['d']}, k={c['k']} (B {c['B_MiB']:.0f} MiB): engine "
               f"{c['engine_min']['GB_s']:.1f} GB/s = {100 * c['engine_min']['fraction_of_scale_bw']:.0f}% of the roofline "
-              f"(median {100 * c['engine_median']['fraction_of_scale_bw']:.0f}%); plain batched numpy "
+              f"(median {100 * c['engine_median']['fraction_of_scale_bw']:.0f}%); previous step "
+              f"{100 * c['previous_min']['fraction_of_scale_bw']:.0f}% (median {100 * c['previous_median']['fraction_of_scale_bw']:.0f}%); "
+              f"plain batched numpy "
               f"{100 * c['batched_min']['fraction_of_scale_bw']:.0f}%"
               + (f"; numba kernel {100 * c['numba_min']['fraction_of_scale_bw']:.0f}%" if "numba_min" in c else ""))
     g = res["grid"]
@@ -237,6 +275,12 @@ def main():
           f"(median {g['reduced_vs_engine']['median']:.0f}x); max rel. difference {g['max_relative_difference']:.1e}")
     for m in res["memory"]:
         print(f"(d) {m['configs']:5d} configs, chunk {m['chunk']}: peak {m['peak_MiB']:.1f} MiB")
+    for s in res["small"]:
+        t = s["times"]
+        print(f"(e) N={s['configs']}, d={s['d']}, k={s['k']}, {s['steps']} step(s): engine {t['engine']['min_s'] * 1e3:.3f} ms "
+              f"(median {t['engine']['median_s'] * 1e3:.3f}), previous {t['engine_previous']['min_s'] * 1e3:.3f} ms "
+              f"(median {t['engine_previous']['median_s'] * 1e3:.3f}): {s['engine_vs_previous']['of_min']:.2f}x "
+              f"(median {s['engine_vs_previous']['median']:.2f}x)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=2)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _validate as Vd
+from . import kernels
 from .data import Moments, Samples
 from .models import DeepLinear, Params, _Architecture, batch_shape, per_config
 
@@ -29,6 +30,10 @@ RISE_TOL = 1e-9  # relative rise of the training loss tolerated as round-off by 
 # The fused GD step (see run) sweeps the configurations in blocks whose largest parameter array is about
 # this size, so that all of a block's passes over its parameters after the first hit the cache (L2 here).
 BLOCK_BYTES = 1 << 20
+
+# The specialised step of lpft_theory.kernels (two-layer linear, p = 1, population MSE) is used wherever it
+# applies; False forces the general fused step (benchmarks compare the two; results are bit for bit equal).
+USE_KERNELS = True
 
 
 class DivergenceError(FloatingPointError):
@@ -206,7 +211,9 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     :class:`InstabilityError` instead (both messages name the step size and the largest stable step).
 
     Fast path: for a transform declaring ``lr`` (plain GD, :func:`sgd`) and no snapshots, each step is
-    fused (:func:`_fused_step`); it equals the general path to round-off (tests/test_fast_paths.py).
+    fused (:func:`_fused_step`); it equals the general path to round-off (tests/test_fast_paths.py). Where
+    :func:`kernels.applies` (two-layer linear, ``p = 1``, population MSE) the step is
+    :class:`kernels.TwoLayerMoments` instead, bit for bit the fused step (tests/test_kernels.py).
     """
     steps = Vd.integer("steps", steps, min_value=0)
     if stop_on_rise is not None:
@@ -215,12 +222,20 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     params0 = params
     state = transform.init(params)
     losses, snaps = [], ([params] if record_params else None)
-    fused = None if record_params or steps == 0 else _fused_blocks(arch, params, data, transform.lr)
+    fused = kernel = None
+    if not record_params and steps > 0:
+        if USE_KERNELS and kernels.applies(arch, params, data, loss, transform.lr):
+            kernel = kernels.TwoLayerMoments(arch, params, data, transform.lr, half, block_bytes=BLOCK_BYTES)
+            params = kernel.params
+        else:
+            fused = _fused_blocks(arch, params, data, transform.lr)
     if fused is not None:
         params, blocks = fused
     limit = None
     for t in range(steps + 1):
-        if fused is not None:  # the loss at θ_t, and θ_{t+1} in place (a raise below discards it)
+        if kernel is not None:  # the loss at θ_t, and θ_{t+1} in place (a raise below discards it)
+            value = kernel.step(update=t < steps)
+        elif fused is not None:
             value = _fused_step(arch, blocks, loss, half, update=t < steps)
         elif t == steps:  # the final loss needs no gradient
             value = arch.loss(params, data, loss, half)
@@ -239,7 +254,7 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
             if np.any(rose):
                 _raise_divergence(arch, params0, data, half, t, state, rose,
                                   f"the training loss rose by more than {stop_on_rise:g} (relative)", InstabilityError)
-        if t == steps or fused is not None:
+        if t == steps or fused is not None or kernel is not None:
             continue
         step, state = transform.update(grads, state, params, value, t)
         if record_params or t == 0:  # the first step may broadcast params up to the data's batch shape
