@@ -102,11 +102,12 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, weights=None) -> tupl
             raise ValueError(f"labels must be < number of outputs p={p}, got maximum {targets.max()}")
         # one-hot q without forming it: the label's log-probability, and softmax − 1 at the label
         bs = np.broadcast_shapes(lsm.shape[:-1], np.shape(targets), w.shape[:-1])
-        lsm = np.broadcast_to(lsm, bs + (p,))
-        idx = np.broadcast_to(targets, bs)[..., None]
-        loss = -np.sum(w[..., 0] * np.take_along_axis(lsm, idx, axis=-1)[..., 0], axis=-1)
+        if lsm.shape[:-1] != bs:
+            lsm = np.ascontiguousarray(np.broadcast_to(lsm, bs + (p,)))
+        at = np.arange(0, lsm.size, p) + np.broadcast_to(targets, bs).reshape(-1)  # flat index of each label
+        loss = -np.sum(w[..., 0] * lsm.reshape(-1)[at].reshape(bs), axis=-1)
         grad = np.exp(lsm)
-        np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - 1.0, axis=-1)
+        grad.reshape(-1)[at] -= 1.0
         return loss, np.multiply(grad, w, out=grad)
     q = np.asarray(targets, dtype=np.float64)
     if q.shape[-1] != p or np.any(q < 0) or not np.allclose(q.sum(axis=-1), 1.0):

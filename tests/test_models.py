@@ -156,3 +156,34 @@ def test_shared_sigma_gemm_path_equals_broadcast_matmul():
     v, g = mse_value_and_grad_predictor(beta, mom, half=True)
     np.testing.assert_allclose(v, mse_of_predictor(beta, mom, half=True), rtol=1e-12)
     np.testing.assert_allclose(g, Sigma @ beta - mom.C, rtol=1e-12, atol=1e-13)
+
+
+def _one_hot_cross_entropy(logits, labels, weights=None):
+    """The textbook formula with an explicit one-hot matrix and row reductions (the reference)."""
+    p = logits.shape[-1]
+    q = np.eye(p)[labels]
+    w = (np.full(logits.shape[:-1], 1.0 / logits.shape[-2]) if weights is None
+         else weights / weights.sum(axis=-1, keepdims=True))[..., None]
+    z = logits - logits.max(axis=-1, keepdims=True)
+    lsm = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    return -np.sum(w * lsm * q, axis=(-1, -2)), w * (np.exp(lsm) - q)
+
+
+@given(p=st.integers(1, 40), n=st.integers(1, 12), layout=st.integers(0, 4), seed=st.integers(0, 2**16))
+def test_cross_entropy_equals_the_one_hot_formula(p, n, layout, seed):
+    """The fast path (no one-hot array; log-softmax on a transposed copy for few classes) against the
+    textbook formula, with batch axes that broadcast between logits, labels and weights."""
+    from lpft_theory.losses import cross_entropy, log_softmax
+    g = np.random.default_rng(seed)
+    logits_shape, label_shape, weight_shape = [((n, p), (n,), None), ((3, n, p), (3, n), (3, n)),
+                                               ((2, 3, n, p), (3, n), (3, n)), ((3, n, p), (2, 3, n), None),
+                                               ((3, n, p), (3, n), (2, 3, n))][layout]
+    F = 20.0 * g.standard_normal(logits_shape)
+    Y = g.integers(0, p, label_shape)
+    W = None if weight_shape is None else g.random(weight_shape) + 0.01
+    (v, dF), (v_ref, dF_ref) = cross_entropy(F, Y, W), _one_hot_cross_entropy(F, Y, W)
+    assert v.shape == v_ref.shape and dF.shape == dF_ref.shape
+    np.testing.assert_allclose(v, v_ref, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dF, dF_ref, rtol=0, atol=1e-15)
+    z = F - F.max(-1, keepdims=True)
+    np.testing.assert_allclose(log_softmax(F), z - np.log(np.exp(z).sum(-1, keepdims=True)), rtol=1e-14, atol=1e-13)
