@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from lpft_theory import threads
-from lpft_theory.data import Samples
+from lpft_theory.data import Samples, stack_clients
+from lpft_theory.empirical import torch_arch
+from lpft_theory.empirical.digits import split
 from lpft_theory.empirical.torch_arch import PATHS, cnn, mlp
 
 
@@ -24,10 +26,85 @@ def test_batched_vmap_and_loop_paths_agree(make):
     data = Samples(rng.random((2, 3, 20, 64)), rng.integers(0, 10, (2, 3, 20)), rng.random((2, 3, 20)))
     params, anchor = make().init(1, batch=(2, 3)), make().init(2, batch=(3,))
     ref = _outputs(make(path="vmap"), params, anchor, data)
-    for path in ("batched", "loop"):
-        for a, b in zip(_outputs(make(path=path), params, anchor, data), ref):
+    for path, blas in (("batched", "numpy"), ("batched", "torch"), ("loop", "numpy")):
+        for a, b in zip(_outputs(make(path=path, blas=blas), params, anchor, data), ref):
             assert a.shape == b.shape
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _assert_paths_agree(make, params, anchor, data):
+    ref = _outputs(make(path="loop"), params, anchor, data)
+    for path, blas in (("batched", "numpy"), ("batched", "torch"), ("vmap", "numpy")):
+        for a, b in zip(_outputs(make(path=path, blas=blas), params, anchor, data), ref):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("make", [mlp, cnn])
+def test_paths_agree_on_ragged_real_clients(make):
+    """Unequal client sizes padded with zero-weight images (stack_clients), real digits: values, gradients,
+    predictions, features and the alignment gradients agree across the three paths."""
+    data = stack_clients(split("covariate", 4, seed=0).train[:3])
+    assert np.any(data.point_weights() == 0)  # really ragged: some clients are padded
+    params, anchor = make().init(1, batch=(3,)), make().init(2, batch=(3,))
+    _assert_paths_agree(make, params, anchor, data)
+
+
+def test_cnn_pooling_ties_follow_max_pool2d():
+    """Exact ties inside 2×2 pooling windows between *different* patches (binary images, kernels with zero
+    taps): the batched path gives a window's gradient to its first maximal offset, as torch's max_pool2d
+    does — splitting it, or giving it to another tied offset, changes the kernels' gradient."""
+    rng = np.random.default_rng(5)
+    X = (rng.random((3, 40, 64)) < 0.5).astype(float)
+    data = Samples(X, rng.integers(0, 10, (3, 40)))
+    params = list(cnn().init(1, batch=(3,)))
+    K = params[0].reshape(3, 8, 3, 3)
+    K[:, :, :, 1:] = 0.0  # only the left column of taps: horizontally adjacent outputs often tie
+    K[:, :, :, 0] = np.abs(K[:, :, :, 0]) + 0.1  # positive maxima, so ReLU does not hide the ties
+    params = tuple(params)
+    arch = cnn(path="batched")
+    Xt = torch.from_numpy(X)
+    Z = torch.bmm(torch.from_numpy(params[0]), torch_arch._pool_patches(torch_arch._padded(Xt))).view(3, 8, 4, -1)
+    ties = (Z == Z.amax(2, keepdim=True)).sum(2) > 1
+    assert ties.float().mean() > 0.2  # the test has teeth: many windows have tied maxima
+    _assert_paths_agree(cnn, params, cnn().init(2, batch=(3,)), data)
+    assert np.abs(arch.value_and_grad(params, data, "ce")[1][0]).max() > 0
+
+
+@pytest.mark.parametrize("clients_per_chunk", [1, 2, 5])
+def test_cnn_chunks_of_clients_change_nothing(monkeypatch, clients_per_chunk):
+    """The batched CNN runs its convolution + pool over chunks of clients (one, two with a remainder, all
+    five): values and gradients agree with the per-client loop whatever the chunking."""
+    rng = np.random.default_rng(9)
+    data = Samples(rng.random((5, 12, 64)), rng.integers(0, 10, (5, 12)), rng.random((5, 12)))
+    params = cnn().init(3, batch=(5,))
+    bytes_per_client = 8 * 4 * 16 * 12 * 8  # c · 4 offsets · L · 8 bytes
+    monkeypatch.setattr(torch_arch, "_CHUNK_BYTES", clients_per_chunk * bytes_per_client)
+    assert torch_arch._chunk(8, 16 * 12) == clients_per_chunk
+    v, g = cnn(path="batched").value_and_grad(params, data, "ce")
+    v0, g0 = cnn(path="loop").value_and_grad(params, data, "ce")
+    for a, b in zip((v, *g), (v0, *g0)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("blas", torch_arch.BLAS)
+def test_cnn_conv_pool_function_matches_torch_ops(blas):
+    """The batched CNN's fused convolution + max-pool + ReLU against conv2d / max_pool2d / relu, client by
+    client: forward and the kernels' gradient (random cotangent)."""
+    rng = np.random.default_rng(7)
+    b, n, c = 3, 11, 5
+    x = torch.from_numpy(rng.standard_normal((b, n, 64)))
+    K = torch.from_numpy(rng.standard_normal((b, c, 9))).requires_grad_()
+    out = torch_arch._ConvPoolReLU.apply(K, torch_arch._padded(x), blas)  # (b, c, 16·n)
+    g = torch.from_numpy(rng.standard_normal(out.shape))
+    (dK,) = torch.autograd.grad(out, K, g)
+    for i in range(b):
+        Ki = K[i].detach().clone().requires_grad_()
+        ref = torch.relu(torch.max_pool2d(torch.conv2d(x[i].reshape(n, 1, 8, 8), Ki.reshape(c, 1, 3, 3), padding=1), 2))
+        ref = ref.reshape(n, c * 16).T  # (c·16, n): the batched layout, channel-major features × images
+        np.testing.assert_allclose(out[i].detach().reshape(c * 16, n), ref.detach(), rtol=1e-13, atol=1e-14)
+        (dKi,) = torch.autograd.grad(ref, Ki, g[i].reshape(c * 16, n))
+        np.testing.assert_allclose(dK[i], dKi, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -42,8 +119,28 @@ def test_loss_alone_is_the_value_of_value_and_grad_bit_for_bit(path):
 
 def test_path_choice():
     assert mlp().path == "batched" and mlp(sequential=True).path == "loop" and set(PATHS) == {"batched", "vmap", "loop"}
+    assert cnn().blas == "numpy" and cnn(blas="torch").blas == "torch"
     with pytest.raises(ValueError, match="path"):
         mlp(path="fast")
+    with pytest.raises(ValueError, match="blas"):
+        cnn(blas="mkl")
+
+
+def test_numpy_bmm_is_torch_bmm_with_gradients():
+    """The numpy-BLAS product and its backward against torch.bmm, on contiguous and transposed operands."""
+    rng = np.random.default_rng(11)
+    A0, B0 = torch.from_numpy(rng.standard_normal((4, 6, 5))), torch.from_numpy(rng.standard_normal((4, 7, 6)))
+    G = torch.from_numpy(rng.standard_normal((4, 7, 5))).transpose(1, 2)  # a transposed cotangent
+    for transposed in (False, True):
+        out = {}
+        for blas in torch_arch.BLAS:
+            A, B = A0.clone().requires_grad_(), B0.clone().requires_grad_()
+            a, b = (A.transpose(1, 2), B.transpose(1, 2)) if transposed else (A.transpose(1, 2).contiguous(),
+                                                                              B.transpose(1, 2).contiguous())
+            C = torch_arch.bmm(a, b, blas)  # (4, 5, 7)
+            out[blas] = (C, *torch.autograd.grad(C, (A, B), G))
+        for x, y in zip(out["numpy"], out["torch"]):
+            np.testing.assert_allclose(x.detach(), y.detach(), rtol=1e-13, atol=1e-14)
 
 
 def test_thread_policy(monkeypatch):

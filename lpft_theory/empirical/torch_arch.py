@@ -7,14 +7,20 @@ arrays — each tensor stored as a 2-D matrix ``(shape[0], prod(shape[1:]))``, t
 Three evaluation paths compute the same thing:
 
 * ``"batched"`` (default where the module has ``batched_hidden``): one forward over all clients at once,
-  written with batched matrix products (``bmm``; the CNN's convolution as a grouped convolution), and
-  one autograd call for the sum of the clients' losses — each client's gradient is its own block,
-  since clients share no parameter;
+  written with batched matrix products (the CNN's convolution + max-pool as one product over im2col
+  patches and one max, :class:`_ConvPoolReLU`), and one autograd call for the sum of the clients'
+  losses — each client's gradient is its own block, since clients share no parameter;
 * ``"vmap"``: the module's own forward mapped over clients with ``torch.func.vmap`` + ``functional_call``
   (any module; the reference the batched path is tested against);
 * ``"loop"``: a Python loop over clients (``sequential=True``), for testing and benchmarking.
 
-Torch runs with the package's thread count (:mod:`lpft_theory.threads`, 1 by default).
+The batched path's products run on numpy's BLAS by default (``blas="numpy"``; ``"torch"``: ``torch.bmm``).
+Why: on the machine of ``benchmarks/README.md`` (AMD EPYC) torch's bundled MKL runs these small, skinny
+float64 products 2–4× slower than numpy's OpenBLAS (20 digits clients, the CNN's convolution ``(8 × 9) @
+(9 × 4032)`` per client and its kernel gradient: ~0.6 + ~1.3 ms with torch, ~0.3 + ~0.35 ms with numpy).
+Same products, so the two agree to rounding (tests/test_torch_paths.py) but not bit for bit; with
+``blas="torch"`` the MLP's batched path is the previous ``torch.bmm`` code exactly. Torch and BLAS run with
+the package's thread count (:mod:`lpft_theory.threads`, 1 by default).
 """
 from __future__ import annotations
 
@@ -29,7 +35,43 @@ from ..data import Samples
 from ..models import _Architecture, per_config
 
 PATHS = ("batched", "vmap", "loop")
+BLAS = ("numpy", "torch")  # what runs the batched path's products
 threads.apply_torch()  # torch is imported here first: give it the package's thread count
+
+
+def _blas_ready(t):
+    """``t`` as a numpy array (shared memory) whose matrices have a unit stride, so numpy's matmul uses BLAS."""
+    t = t.detach()
+    s = t.stride()
+    return (t if s[-1] == 1 or s[-2] == 1 else t.contiguous()).numpy()
+
+
+def _np_bmm(A, B):
+    """``A @ B`` for ``(b, m, k)`` and ``(b, k, n)`` float64 tensors by numpy's BLAS (no autograd)."""
+    return torch.from_numpy(np.matmul(_blas_ready(A), _blas_ready(B)))
+
+
+_PRODUCTS = {"numpy": _np_bmm, "torch": torch.bmm}
+
+
+class _NumpyBmm(torch.autograd.Function):
+    """``torch.bmm`` with its forward and backward products (``dA = g Bᵀ``, ``dB = Aᵀ g``) by numpy's BLAS."""
+
+    @staticmethod
+    def forward(ctx, A, B):
+        ctx.save_for_backward(A, B)
+        return _np_bmm(A, B)
+
+    @staticmethod
+    def backward(ctx, g):
+        A, B = ctx.saved_tensors
+        return (_np_bmm(g, B.transpose(1, 2)) if ctx.needs_input_grad[0] else None,
+                _np_bmm(A.transpose(1, 2), g) if ctx.needs_input_grad[1] else None)
+
+
+def bmm(A, B, blas: str = "numpy"):
+    """Batched matrix product with autograd; ``blas``: ``"numpy"`` (numpy's BLAS) or ``"torch"`` (``torch.bmm``)."""
+    return _NumpyBmm.apply(A, B) if blas == "numpy" else torch.bmm(A, B)
 
 
 class _Net(nn.Module):
@@ -61,10 +103,11 @@ class MLP(_Net):
         return x
 
     @staticmethod
-    def batched_hidden(P, x, depth: int):
-        """:meth:`hidden` for ``b`` models at once: ``P`` maps names to ``(b, *shape)``, ``x`` is ``(b, n, d)``."""
+    def batched_hidden(P, x, depth: int, blas: str = "numpy"):
+        """:meth:`hidden` for ``b`` models at once: ``P`` maps names to ``(b, *shape)``, ``x`` is ``(b, n, d)``;
+        products by ``blas`` (:data:`BLAS`)."""
         for name in ("fc1.weight", "fc2.weight")[:depth]:
-            x = torch.relu(torch.bmm(x, P[name].transpose(1, 2)))
+            x = torch.relu(bmm(x, P[name].transpose(1, 2), blas))
         return x
 
 
@@ -86,35 +129,125 @@ class CNN(_Net):
         return x
 
     @staticmethod
-    def batched_hidden(P, x, depth: int):
-        """:meth:`hidden` for ``b`` models at once (``P``: names → ``(b, *shape)``, ``x``: ``(b, n, 64)``): the
-        ``b`` convolutions are one grouped convolution over the images stacked as channels. ReLU is applied
-        after the pooling: ``relu`` is monotone, so ``pool(relu(z)) = relu(pool(z))``, with the same gradient
-        (zero where a window's maximum is <= 0), on a tensor four times smaller."""
+    def batched_hidden(P, x, depth: int, blas: str = "numpy"):
+        """:meth:`hidden` for ``b`` models at once (``P``: names → ``(b, *shape)``, ``x``: ``(b, n, 64)``;
+        products by ``blas``, :data:`BLAS`).
+
+        The convolution and the 2×2 max-pool are one batched product and one max (:class:`_ConvPoolReLU`)
+        over im2col patches laid out with the images innermost, so every kernel streams long contiguous
+        rows; the fully connected layer is a product in that layout too (features × images). The result is
+        ``(b, n, features)`` (a transposed view), features in the order of :meth:`hidden` (channel-major)."""
         b, n = x.shape[:2]
         if depth >= 1:
             K = P["conv.weight"]  # (b, c, 1, 3, 3)
             c = K.shape[1]
-            z = torch.conv2d(x.transpose(0, 1).reshape(n, b, 8, 8), K.reshape(b * c, 1, 3, 3), padding=1, groups=b)
-            x = torch.relu(torch.max_pool2d(z, 2)).reshape(n, b, c * 16).transpose(0, 1)
-        if depth >= 2:
-            x = torch.relu(torch.bmm(x, P["fc.weight"].transpose(1, 2)))
+            x = _ConvPoolReLU.apply(K.reshape(b, c, 9), _padded(x), blas).view(b, c * 16, n)  # (b, c·16, n)
+            if depth >= 2:
+                x = torch.relu(bmm(P["fc.weight"], x, blas))  # (b, h, n)
+            return x.transpose(1, 2)
         return x
+
+
+def _padded(x):
+    """``b × n`` 8×8 images ``(b, n, 64)`` → zero-padded and images innermost: ``(b, 10, 10, n)``."""
+    b, n = x.shape[:2]
+    pad = x.new_zeros(b, 10, 10, n)
+    pad[:, 1:9, 1:9] = x.transpose(1, 2).view(b, 8, 8, n)
+    return pad
+
+
+def _pool_patches(pad):
+    """im2col patches of padded images (:func:`_padded`) for a 3×3 convolution followed by a 2×2 max-pool:
+    ``(b, 9, 4·16·n)``, indexed ``[b, tap (ky, kx), window offset (dy, dx), pooled cell (i, j), image]``,
+    the entry being the padded image's pixel ``(2i + dy + ky, 2j + dx + kx)``."""
+    b, n = pad.shape[0], pad.shape[-1]
+    s = pad.stride(0)
+    view = pad.as_strided((b, 3, 3, 2, 2, 4, 4, n), (s, 10 * n, n, 10 * n, n, 20 * n, 2 * n, 1), pad.storage_offset())
+    return view.reshape(b, 9, 64 * n)
+
+
+_relu_grad = torch.ops.aten.threshold_backward  # (g, z, 0): g where z > 0, else 0 — one fast pass
+
+
+_CHUNK_BYTES = 1 << 19  # _ConvPoolReLU's chunks of clients: a chunk's pre-pool block stays near this size
+
+
+def _chunk(c: int, L: int) -> int:
+    """Clients per chunk for ``c`` channels and ``L`` pooled cells × images: pre-pool blocks of ~512 KiB
+    (L2-sized, with the chunk's patches); at least one client."""
+    return max(1, _CHUNK_BYTES // (c * 4 * L * 8))
+
+
+class _ConvPoolReLU(torch.autograd.Function):
+    """``relu(maxpool2×2(conv3×3(x)))`` for ``b`` models: ``K`` ``(b, c, 9)``, the padded images ``(b, 10, 10,
+    n)`` (:func:`_padded`), ``blas`` → ``(b, c, L)`` with ``L`` = 16 pooled cells × n images; gradient in
+    ``K`` only.
+
+    Forward: ``Z = K @ patches`` (:func:`_pool_patches`; ``(b, c, 4, L)``: the four offsets of each pooling
+    window are four contiguous blocks), max over the offsets, ReLU. Backward, the same arithmetic as
+    torch's max-pool: a window's gradient goes to its *first* maximal offset in row-major order
+    (``max_pool2d``'s tie rule), and is zero where the maximum is <= 0 (ReLU after the pool: ``relu`` is
+    monotone, so ``pool(relu(z)) = relu(pool(z))`` with the same gradient); then ``dK = G @ patchesᵀ``.
+    The offsets are picked by exact float arithmetic (``max − Z_o`` is 0 exactly where ``Z_o`` is the
+    max), not by masks: a few fast passes, no scatter into a zero-filled buffer.
+
+    Both passes run over chunks of clients (:func:`_chunk`), and the backward rebuilds a chunk's patches
+    and ``Z`` (a copy and one small product) instead of keeping them: a chunk's patches and pre-pool block
+    stay in cache through the product, the max and the gradient's passes, and no call allocates (and
+    page-faults) blocks 9× or 4× the size of the images for all clients at once. The backward picks offsets
+    against the max of *its own* ``Z``, so it never relies on the recomputed product being bit-identical
+    to the forward's."""
+
+    @staticmethod
+    def forward(ctx, K, pad, blas="numpy"):
+        b, c = K.shape[:2]
+        L = 16 * pad.shape[-1]
+        prod, step = _PRODUCTS[blas], _chunk(c, L)
+        m = K.new_empty(b, c, L)
+        for j in range(0, b, step):
+            Z = prod(K[j:j + step], _pool_patches(pad[j:j + step])).view(-1, c, 4, L)
+            torch.amax(Z, 2, out=m[j:j + step])
+        ctx.save_for_backward(K, pad)
+        ctx.blas = blas
+        return m.clamp_min_(0.0)  # ReLU
+
+    @staticmethod
+    def backward(ctx, g):
+        K, pad = ctx.saved_tensors
+        b, c = K.shape[:2]
+        L = 16 * pad.shape[-1]
+        prod, step = _PRODUCTS[ctx.blas], _chunk(c, L)
+        dK = torch.empty(K.shape, dtype=K.dtype)
+        for j in range(0, b, step):
+            P = _pool_patches(pad[j:j + step])
+            Z = prod(K[j:j + step], P).view(-1, c, 4, L)
+            mj = Z.amax(2)
+            r = _relu_grad(g[j:j + step], mj, 0.0)  # the gradient not yet given to an offset
+            for o in range(3):  # Z becomes the pre-pool gradient G, offset by offset
+                rest = _relu_grad(r, mj - Z[:, :, o], 0.0)  # r where Z_o < max: left for the later offsets
+                torch.sub(r, rest, out=Z[:, :, o])  # G_o: r where Z_o == max (exact: r − r = 0, r − 0 = r)
+                r = rest
+            Z[:, :, 3] = r  # the maximum is at the last offset where at none before
+            dK[j:j + step] = prod(Z.view(-1, c, 4 * L), P.transpose(1, 2))
+        return dK, None, None
 
 
 class TorchArch(_Architecture):
     """Engine interface over a torch module (see module docstring); classification or regression.
 
     ``path``: ``"batched"``, ``"vmap"`` or ``"loop"`` (default: batched when the module has
-    ``batched_hidden``, else vmap); ``sequential=True`` is ``path="loop"``.
+    ``batched_hidden``, else vmap); ``sequential=True`` is ``path="loop"``. ``blas``: what runs the batched
+    path's products (:data:`BLAS`, module docstring).
     """
 
-    def __init__(self, module: nn.Module, d: int, p: int, sequential: bool = False, path: str | None = None):
+    def __init__(self, module: nn.Module, d: int, p: int, sequential: bool = False, path: str | None = None,
+                 blas: str = "numpy"):
         self.module = module.double()
         self.d, self.p = d, p
         if path is None:
             path = "loop" if sequential else ("batched" if hasattr(module, "batched_hidden") else "vmap")
         self.path = Vd.choice("path", path, PATHS)
+        self.blas = Vd.choice("blas", blas, BLAS)
         if path == "batched" and not hasattr(module, "batched_hidden"):
             raise ValueError(f"path='batched' needs a module with batched_hidden; {type(module).__name__} has none")
         self.sequential = path == "loop"
@@ -123,9 +256,10 @@ class TorchArch(_Architecture):
             raise ValueError("the module needs a head parameter named 'head' (k × p)")
         self.block_names = tuple(n for n in named if n != "head") + ("head",)  # the head is the last block
         self._torch_shapes = [tuple(named[n].shape) for n in self.block_names]
+        self._shapes = tuple((s[0], int(np.prod(s[1:]))) for s in self._torch_shapes)
 
     def shapes(self):
-        return tuple((s[0], int(np.prod(s[1:]))) for s in self._torch_shapes)
+        return self._shapes
 
     def _pdict(self, flat, batched: bool = False):
         lead = (flat[0].shape[0],) if batched else ()
@@ -136,13 +270,11 @@ class TorchArch(_Architecture):
         """Evaluate over the broadcast leading batch axes of ``params`` and ``arrays`` (pairs ``(array,
         trailing ndim)``): ``one(param_tensors, *array_tensors)`` for one model (mapped by vmap or a loop)
         or ``many`` for all models at once (tensors with a leading batch axis), by ``self.path``."""
-        shapes = self.shapes() if shapes is None else shapes
-        p_batch = [p.shape[:-2] for p in params]
-        a_batch = [a.shape[: a.ndim - nd] for a, nd in arrays]
-        bs = np.broadcast_shapes(*p_batch, *a_batch)
-        P = [torch.from_numpy(np.array(np.broadcast_to(p, bs + s).reshape((-1,) + s))) for p, s in zip(params, shapes)]
-        A = [torch.from_numpy(np.array(np.broadcast_to(a, bs + a.shape[a.ndim - nd:]).reshape((-1,) + a.shape[a.ndim - nd:]),
-                                       dtype=np.float64)) for a, nd in arrays]
+        shapes = self._shapes if shapes is None else shapes
+        arrays = [(a, a.shape[a.ndim - nd:]) for a, nd in arrays]
+        bs = np.broadcast_shapes(*(p.shape[:-2] for p in params), *(a.shape[: a.ndim - len(t)] for a, t in arrays))
+        P = [_flat_tensor(p, bs, s) for p, s in zip(params, shapes)]
+        A = [_flat_tensor(a, bs, t) for a, t in arrays]
         if self.path == "batched":
             outs = many(P, *A)
         elif self.path == "vmap":
@@ -160,9 +292,9 @@ class TorchArch(_Architecture):
             return functional_call(self.module, self._pdict(P), (x,), kw)
         Pd = self._pdict(P, batched=True)
         if kw.get("depth") is not None:
-            return self.module.batched_hidden(Pd, x, kw["depth"])
-        z = self.module.batched_hidden(Pd, x, self.module.DEPTH)
-        return z if kw.get("features") else torch.bmm(z, Pd["head"])
+            return self.module.batched_hidden(Pd, x, kw["depth"], self.blas)
+        z = self.module.batched_hidden(Pd, x, self.module.DEPTH, self.blas)
+        return z if kw.get("features") else bmm(z, Pd["head"], self.blas)
 
     def _eval(self, params, X, **kw):
         X = (np.asarray(X, dtype=np.float64), 2)
@@ -251,11 +383,21 @@ class TorchArch(_Architecture):
                          tuple(params) + tuple(anchor), [(data.X, 2), (data.point_weights(), 1)], shapes=self.shapes() * 2)
 
 
-def mlp(d: int = 64, h: int = 32, p: int = 10, sequential: bool = False, path: str | None = None) -> TorchArch:
+def _flat_tensor(a, batch: tuple, tail: tuple):
+    """``a`` broadcast to ``batch + tail``, its batch axes flattened into one, as a float64 tensor with memory of
+    its own (a copy: the caller's arrays are never shared with torch)."""
+    if a.shape != batch + tail:
+        a = np.broadcast_to(a, batch + tail)
+    return torch.from_numpy(np.array(a.reshape((-1,) + tail), dtype=np.float64))
+
+
+def mlp(d: int = 64, h: int = 32, p: int = 10, sequential: bool = False, path: str | None = None,
+        blas: str = "numpy") -> TorchArch:
     """:class:`MLP` ``f = Vᵀ relu(W_2 relu(W_1 x))`` behind the engine interface."""
-    return TorchArch(MLP(d, h, p), d, p, sequential, path)
+    return TorchArch(MLP(d, h, p), d, p, sequential, path, blas)
 
 
-def cnn(c: int = 8, h: int = 32, p: int = 10, sequential: bool = False, path: str | None = None) -> TorchArch:
+def cnn(c: int = 8, h: int = 32, p: int = 10, sequential: bool = False, path: str | None = None,
+        blas: str = "numpy") -> TorchArch:
     """:class:`CNN` ``f = Vᵀ relu(W pool(relu(K * x)))`` behind the engine interface."""
-    return TorchArch(CNN(c, h, p), 64, p, sequential, path)
+    return TorchArch(CNN(c, h, p), 64, p, sequential, path, blas)
