@@ -314,11 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
                         description="FedAvg to a validation plateau, then every method over its grid (step size x "
                         "steps x its own knob), compared under each protocol variant (fixed recipe, equal budget, "
                         "tuned, matched Local; converged vs 30-round global model). Measured on a shared 2-core machine, "
-                        "one thread: --quick (3 seeds, 5 clients, a small grid) about 35 s; the default (5 seeds, "
-                        "10 clients) about 5 min.")
+                        "one thread: --quick (3 seeds, 5 clients, a small grid) about 20 s; the default (5 seeds, "
+                        "10 clients) about 3 min.")
     rl.add_argument("--scenario", default="covariate", help=f"{'|'.join(DIGIT_SCENARIOS)} (default: %(default)s)")
     rl.add_argument("--model", default="mlp", help="mlp|cnn (default: %(default)s)")
-    rl.add_argument("--quick", action="store_true", help="3 seeds, 5 clients, a small grid (about 35 s)")
+    rl.add_argument("--quick", action="store_true", help="3 seeds, 5 clients, a small grid (about 20 s)")
     rl.add_argument("--seeds", type=int, default=None, help="number of seeds in [2, 100] (default: 5; 3 with --quick)")
     rl.add_argument("--clients", type=int, default=None, help="number of clients in [2, 100] (default: 10; 5 with --quick)")
     rl.add_argument("--max-rounds", type=int, default=None,
