@@ -35,7 +35,7 @@ def _sigma_beta(beta, mom):
 
 
 def _mse_value(beta, Sb, mom, half):
-    return (0.5 if half else 1.0) * (np.sum(beta * (Sb - 2.0 * mom.C), axis=(-1, -2)) + mom.s)
+    return (0.5 if half else 1.0) * ((beta * (Sb - 2.0 * mom.C)).sum(axis=(-1, -2)) + mom.s)
 
 
 def shared_times(A: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -64,7 +64,7 @@ def mse_on_samples(pred: np.ndarray, Y: np.ndarray, half: bool = False, weights=
     """Empirical squared loss ``c Σ_j ω_j ‖f_j − y_j‖²`` (``ω_j = 1/n`` or normalised weights) and ``∂L/∂f``."""
     w = _weights(pred, weights)
     r = pred - Y
-    loss = (0.5 if half else 1.0) * np.sum(w * r * r, axis=(-1, -2))
+    loss = (0.5 if half else 1.0) * (w * r * r).sum(axis=(-1, -2))
     return loss, mse_factor(half) * w * r
 
 
@@ -105,7 +105,7 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, weights=None) -> tupl
         if lsm.shape[:-1] != bs:
             lsm = np.ascontiguousarray(np.broadcast_to(lsm, bs + (p,)))
         at = np.arange(0, lsm.size, p) + np.broadcast_to(targets, bs).reshape(-1)  # flat index of each label
-        loss = -np.sum(w[..., 0] * lsm.reshape(-1)[at].reshape(bs), axis=-1)
+        loss = -(w[..., 0] * lsm.reshape(-1)[at].reshape(bs)).sum(axis=-1)
         grad = np.exp(lsm)
         grad.reshape(-1)[at] -= 1.0
         return loss, np.multiply(grad, w, out=grad)

@@ -31,7 +31,7 @@ LOSSES = ("mse", "ce")
 
 
 def _T(a):
-    return np.swapaxes(a, -1, -2)
+    return a.swapaxes(-1, -2)  # the method: np.swapaxes adds ~1 µs of dispatch per call on the hot paths
 
 
 def per_config(value, ndim: int) -> np.ndarray:
