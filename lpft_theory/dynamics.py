@@ -34,6 +34,9 @@ BLOCK_BYTES = 1 << 20
 # The specialised step of lpft_theory.kernels (two-layer linear, p = 1, population MSE) is used wherever it
 # applies; False forces the general fused step (benchmarks compare the two; results are bit for bit equal).
 USE_KERNELS = True
+# Opt-in (default off): run that step compiled (lpft_theory.kernels_compiled, needs numba; equal to round-off).
+# Set with kernels_compiled.use_compiled(True) or the kernels_compiled.compiled() context manager.
+COMPILED = False
 
 
 class DivergenceError(FloatingPointError):
@@ -213,7 +216,10 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     Fast path: for a transform declaring ``lr`` (plain GD, :func:`sgd`) and no snapshots, each step is
     fused (:func:`_fused_step`); it equals the general path to round-off (tests/test_fast_paths.py). Where
     :func:`kernels.applies` (two-layer linear, ``p = 1``, population MSE) the step is
-    :class:`kernels.TwoLayerMoments` instead, bit for bit the fused step (tests/test_kernels.py).
+    :class:`kernels.TwoLayerMoments` instead, bit for bit the fused step (tests/test_kernels.py). Opt-in
+    (``dynamics.COMPILED``, off by default; ``kernels_compiled.use_compiled(True)`` or the
+    ``kernels_compiled.compiled()`` context manager): the same step compiled with numba, one pass over ``B``
+    per step, equal to round-off (tests/test_kernels_compiled.py); needs ``pip install lpft-theory[fast]``.
     """
     steps = Vd.integer("steps", steps, min_value=0)
     if stop_on_rise is not None:
@@ -225,7 +231,11 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     fused = kernel = None
     if not record_params and steps > 0:
         if USE_KERNELS and kernels.applies(arch, params, data, loss, transform.lr):
-            kernel = kernels.TwoLayerMoments(arch, params, data, transform.lr, half, block_bytes=BLOCK_BYTES)
+            if COMPILED:  # opt-in; numba is imported only here (ImportError naming lpft-theory[fast] if missing)
+                from .kernels_compiled import TwoLayerMomentsCompiled as kernel_class
+            else:
+                kernel_class = kernels.TwoLayerMoments
+            kernel = kernel_class(arch, params, data, transform.lr, half, block_bytes=BLOCK_BYTES)
             params = kernel.params
         else:
             fused = _fused_blocks(arch, params, data, transform.lr)
@@ -295,13 +305,21 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
             i += n
         return tuple(out)
 
-    def rhs(_t, z):
+    offsets = np.cumsum([0] + sizes)
+
+    def rhs(_t, z):  # −M ⊙ ∇L written block by block into one new vector (no per-block temporaries)
         _, grads = arch.value_and_grad(unflatten(z), data, loss, half)
-        parts = []
-        for g, m in zip(grads, ms):
-            g = np.broadcast_to(g, g.shape)
-            parts.append((np.zeros_like(g) if m is False else (-g if m is True else -g * m)).ravel())
-        return np.concatenate(parts)
+        out = np.empty(offsets[-1])
+        for g, m, a, b in zip(grads, ms, offsets[:-1], offsets[1:]):
+            view = out[a:b].reshape(g.shape)  # g may carry a leading axis of 1 that the param lacks
+            if m is False:
+                view[...] = 0.0
+            elif m is True:
+                np.negative(g, out=view)
+            else:
+                np.multiply(g, m, out=view)
+                np.negative(view, out=view)  # −(g·m) = (−g)·m exactly: negation only flips the sign bit
+        return out
 
     z0 = np.concatenate([p.ravel() for p in params])
     sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), z0, t_eval=t_eval, rtol=rtol, atol=atol, method=method)
