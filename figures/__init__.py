@@ -32,7 +32,7 @@ def render(name: str, out_dir, formats=("png",), quick: bool = True, seed: int =
     mod = module(name)
     data = mod.compute(quick=quick, seed=seed)
     fig = mod.plot(data)
-    fig.suptitle(mod.TITLE, fontsize=8)
+    _style.suptitle(fig, mod.TITLE, fontsize=8)
     config = {"figure": name, "title": mod.TITLE, "quick": quick, "seed": seed, **data.get("config", {})}
     return _style.save(fig, out_dir, name, data, config, formats, overwrite)
 

@@ -22,7 +22,7 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, (ax,) = figure(1, height=2.8)
+    fig, (ax,) = figure(1, height=3.1)  # 0.3 in for the legend below
     rows = data["rows"]
     steps = sorted({r["steps"] for r in rows})
     for i, name in enumerate(dict.fromkeys(r["strategy"] for r in rows)):
@@ -37,5 +37,5 @@ def plot(data):
             f" (n = {rho['n']} seeds)\nmarker size: steps T = {', '.join(map(str, steps))}",
             transform=ax.transAxes, va="top", fontsize=5.5)
     ax.set(xlabel=r"distortion $\|B - B_G\|_F$", ylabel="global loss increase (other clients)")
-    ax.legend(ncol=2, fontsize=5.5, loc="lower right")
+    fig.legend(ncol=4, fontsize=5.5, loc="outside lower center")  # below the axes: it hides no point
     return fig

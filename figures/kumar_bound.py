@@ -6,7 +6,7 @@ from lpft_theory import gradient_flow, two_layer
 from lpft_theory.strategies import lp
 from lpft_theory.theory import kumar as K
 
-from ._style import PALETTE, figure
+from ._style import COLUMN, PALETTE, setup
 
 NAME = "kumar_bound"
 TITLE = r"Theorem 3.1 at $\|w^*\|=1$: FT's $\sqrt{L_{ood}}$ stays above the bound (it fails for larger $\|w^*\|$: see report)"
@@ -31,10 +31,19 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
+    import matplotlib.pyplot as plt
+
     runs = data["runs"]
-    fig, axes = figure(len(runs), height=3.0)
+    setup()
+    rows = -(-len(runs) // 2)  # two panels a row: each needs its legend's width
+    fig = plt.figure(figsize=(COLUMN * 1.9, 3.0 * rows), layout="constrained")
+    # one subfigure per seed: each panel's legend (its own bound values) sits below it, in the layout
+    subfigs = fig.subfigures(rows, min(2, len(runs)), squeeze=False).ravel()
     t = data["times"]
-    for ax, r in zip(axes, runs):
+    for sub in subfigs[len(runs):]:
+        sub.set_visible(False)
+    for sub, r in zip(subfigs, runs):
+        ax = sub.subplots()
         ax.plot(t, r["FT"], color=PALETTE[0], label=r"FT: $\sqrt{L_{ood}(t)}$")
         ax.plot(t, r["LP-FT"], color=PALETTE[2], label=r"LP-FT: $\sqrt{L_{ood}(t)}$")
         for key, col, ls, lab in (("bound_eps", PALETTE[3], "--", r"bound with $-\epsilon$ (setup)"),
@@ -45,5 +54,5 @@ def plot(data):
                 ax.plot([], [], color=col, ls=ls, lw=0.9, label=f"{lab}: {r[key]:.3f} (vacuous)")
         ax.set(xlabel="time $t$ (gradient flow)", ylabel=r"$\sqrt{L_{ood}}$", yscale="log",
                title=rf"seed {r['seed']}: $\epsilon = 0.05$, $\|w^*\| = 1$")
-        ax.legend(fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+        sub.legend(fontsize=5.5, loc="outside lower center", ncol=2)
     return fig

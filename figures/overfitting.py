@@ -31,7 +31,7 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, (a, b) = figure(2, height=2.6)
+    fig, (a, b) = figure(2, height=3.05)  # 0.45 in for the legend below
     steps = data["steps"]
     for i, (name, band) in enumerate(data["bands"].items()):
         for ax, key in ((a, "global"), (b, "local")):
@@ -41,5 +41,6 @@ def plot(data):
             ax.fill_between(steps, lo, hi, color=PALETTE[i % len(PALETTE)], alpha=0.15, lw=0)
     a.set(xlabel="local steps $t$", ylabel="global loss (other clients)", title="(a) global")
     b.set(xlabel="local steps $t$", ylabel="local loss (geometric mean)", title="(b) local", yscale="log")
-    a.legend(ncol=2, title="bands: 95% t-interval over seeds", fontsize=5.5)
+    # below the panels: it hides no band
+    fig.legend(ncol=4, title="bands: 95% t-interval over seeds", fontsize=5.5, loc="outside lower center")
     return fig

@@ -35,7 +35,7 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, (ax,) = figure(1, height=2.6, width=6.4)
+    fig, (ax,) = figure(1, height=2.6, width=7.1)  # room for the legend beside the axes
     a, w = np.array(data["a"]), np.array(data["omega"])
     G = np.array(data["gap_sign_factor"])
     ax.contourf(a, w, np.sign(G), levels=[-1.5, 0, 1.5], colors=["#d55e00", "#0072b2"], alpha=0.35)
@@ -47,6 +47,6 @@ def plot(data):
     for s in data["simulations"]:
         ax.plot(s["a"], s["omega"], marker="^" if s["sim_gap"] > 0 else "v", color="k", ms=4)
     ax.set(xlim=(a[0], a[-1]), ylim=(0, 1), xlabel=r"$a = \eta c (1 + \|V_{com}\|^2)$", ylabel=r"overlap $\omega$")
-    ax.legend(title="shading: other clients' reading\nblue: LP-FT wins, orange: FT\ntriangles: simulation\n(up: LP-FT wins)", loc="center left",
-              bbox_to_anchor=(1.02, 0.5))
+    fig.legend(title="shading: other clients' reading\nblue: LP-FT wins, orange: FT\ntriangles: simulation\n(up: LP-FT wins)",
+               loc="outside right center")
     return fig

@@ -24,7 +24,7 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, axes = figure(len(PANELS), height=2.5, width=7.0)
+    fig, axes = figure(len(PANELS), height=2.7, width=7.0)  # 0.2 in for the legend below
     x = np.arange(len(METHODS))
     for ax, v in zip(axes, PANELS):
         A = data["attribution"][v]
@@ -41,5 +41,5 @@ def plot(data):
         ax.axhline(0, color="0.3", lw=0.6)
         ax.set_xticks(x, METHODS, rotation=30, fontsize=6)
         ax.set(ylabel=r"$\Delta$ global accuracy (other clients)", title=v)
-    axes[0].legend(fontsize=5.5, ncol=4, loc="upper left", bbox_to_anchor=(0.0, -0.3), frameon=False)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=5.5, ncol=4, loc="outside lower center", frameon=False)
     return fig

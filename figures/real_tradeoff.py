@@ -53,7 +53,7 @@ def compute(quick=True, seed=0):
 
 def plot(data):
     names = list(data["panels"])
-    fig, axes = figure(len(names), height=2.8, width=3.6 * len(names))
+    fig, axes = figure(len(names), height=2.8, width=4.2 * len(names))  # each panel's title fits above it
     for ax, which in zip(axes, names):
         P = data["panels"][which]
         for i, m in enumerate(METHODS):
@@ -80,5 +80,5 @@ def plot(data):
         marks = " ".join(f"{'○' if k == 0 else '□'} {v.split(',')[0]}" for k, v in enumerate(P["chosen"]))
         ax.set(xlabel="local accuracy (own test split)", ylabel="global accuracy (other clients)",
                title=f"{'plateau' if which == 'converged' else '30-round'} global model ({marks}; x unstable)")
-    axes[0].legend(fontsize=5, ncol=2, loc="upper left", bbox_to_anchor=(0.0, -0.2), frameon=False)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=5, ncol=4, loc="outside lower center", frameon=False)
     return fig

@@ -27,7 +27,7 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, axes = figure(3, height=2.3, width=7.0)
+    fig, axes = figure(3, height=2.65, width=7.0)  # 0.35 in for the legend below
     for i, (name, rows) in enumerate(data["settings"].items()):
         for j, r in enumerate(rows):
             E = np.asarray(r["energy"])
@@ -42,5 +42,6 @@ def plot(data):
                 title="(b) similarity: rise, then fall")
     axes[2].set(xlabel=r"energy $E(\tau)/E(0)$", ylabel=r"$\|z_T\|$ / value at lowest $E$",
                 title="(c) norm: rise, then fall")
-    axes[0].legend(title=r"setting (one line per seed)")
+    fig.legend(*axes[0].get_legend_handles_labels(), title=r"setting (one line per seed)", ncol=2,
+               loc="outside lower center")  # below the panels: it hides no line
     return fig

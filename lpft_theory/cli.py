@@ -343,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="the main job: every check and figure, then report.md and checks.json")
     r.add_argument("--out", default="lpft-output", metavar="DIR", help="output folder (default: %(default)s)")
-    r.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (about 2 minutes on 2 cores)")
+    r.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (about a minute on 2 cores)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     r.add_argument("--force", action="store_true", help="overwrite an existing report, checks.json and figures/ in --out")
     r.set_defaults(func=cmd_reproduce)
