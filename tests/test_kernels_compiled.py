@@ -237,3 +237,16 @@ def test_numba_is_imported_only_on_request_and_missing_numba_is_a_clear_error(mo
     monkeypatch.setattr(dynamics, "COMPILED", True)
     with pytest.raises(ImportError, match=r"lpft-theory\[fast\]"):
         gradient_descent(arch, p0, data, eta, 2)
+
+
+def test_readme_example_runs_and_agrees_to_round_off(capsys):
+    """The README's snippet for the compiled step runs as written and prints a round-off difference."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "kernels_compiled" in b)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = float(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= printed < 1e-12
+    assert dynamics.COMPILED is False  # the context manager switched it back off
