@@ -70,6 +70,7 @@ def suptitle(fig, text: str, fontsize: float = 8, pad: float = 0.04):
         return t.get_window_extent(renderer).width
 
     prefix = [width(" ".join(words[:i])) for i in range(1, len(words))]  # width up to each possible break
+    lines = words  # one word a line, if no balanced split fits (a word wider than the figure)
     for k in range(int(total // avail) + 1, len(words) + 1):
         cuts = sorted({min(range(len(prefix)), key=lambda i: abs(prefix[i] - j * total / k)) + 1 for j in range(1, k)})
         lines = [" ".join(words[a:b]) for a, b in zip([0] + cuts, cuts + [len(words)])]
