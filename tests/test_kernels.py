@@ -16,14 +16,8 @@ from lpft_theory.data import Moments, Samples
 from lpft_theory.dynamics import DivergenceError, InstabilityError, Transform, gradient_descent, run, sgd
 from lpft_theory.models import deep_linear, linear, two_layer, two_layer_relu
 
-
-def _moments(rng, d, batch=(), identity=False):
-    Sigma = np.eye(d)
-    if not identity:
-        A = rng.standard_normal((d, d)) / np.sqrt(d)
-        Sigma = A @ A.T + 0.5 * np.eye(d)
-    w = rng.standard_normal(batch + (d, 1))
-    return Moments(Sigma, Sigma @ w, np.sum(w * (Sigma @ w), axis=(-1, -2)))
+from _kernel_cases import case as _case  # noqa: E402  (tests/ is on sys.path under pytest)
+from _kernel_cases import moments as _moments  # noqa: E402
 
 
 def _fused(arch, p0, data, eta, steps, monkeypatch, **kw):
@@ -41,21 +35,6 @@ def _kernel(arch, p0, data, eta, steps, half=False, block_bytes=1 << 19, update_
 def _assert_bits(a, b):
     assert a.shape == b.shape
     np.testing.assert_array_equal(a, b)
-
-
-def _case(seed, d, k, batch, data_batch, identity, eta_kind):
-    rng = np.random.default_rng(seed)
-    arch = two_layer(d, k)
-    p0 = arch.init(rng, scale=0.7, batch=batch)
-    data = _moments(rng, d, data_batch, identity)
-    bs = np.broadcast_shapes(batch, data_batch)
-    if eta_kind == "scalar" or not bs:
-        eta = 0.04
-    elif eta_kind == "first_axis":
-        eta = rng.uniform(0.01, 0.06, bs[:1])
-    else:
-        eta = rng.uniform(0.01, 0.06, bs)
-    return arch, p0, data, eta
 
 
 SHAPES = [(1, 1), (3, 2), (6, 4), (20, 8), (17, 33)]

@@ -28,37 +28,22 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from lpft_theory import dynamics, kernels, kernels_compiled  # noqa: E402
-from lpft_theory.data import Moments  # noqa: E402
 from lpft_theory.dynamics import DivergenceError, gradient_descent  # noqa: E402
 from lpft_theory.kernels_compiled import TwoLayerMomentsCompiled, compiled, use_compiled  # noqa: E402
 from lpft_theory.models import two_layer  # noqa: E402
+
+from _kernel_cases import case, moments  # noqa: E402  (tests/ is on sys.path under pytest)
 
 RTOL = 1e-12
 STEPS = 50
 
 
-def _moments(rng, d, batch=(), identity=False):
-    Sigma = np.eye(d)
-    if not identity:
-        A = rng.standard_normal((d, d)) / np.sqrt(d)
-        Sigma = A @ A.T + 0.5 * np.eye(d)
-    w = rng.standard_normal(batch + (d, 1)) * (2.0 / np.sqrt(d))  # s ~ 4 for every d: stable GD at η ≤ 0.06
-    return Moments(Sigma, Sigma @ w, np.sum(w * (Sigma @ w), axis=(-1, -2)))
+def _moments(rng, d, batch=(), identity=False):  # s ~ 4 for every d: stable GD at η ≤ 0.06
+    return moments(rng, d, batch, identity, w_scale=2.0 / np.sqrt(d))
 
 
 def _case(seed, d, k, batch, data_batch, identity, eta_kind):
-    rng = np.random.default_rng(seed)
-    arch = two_layer(d, k)
-    p0 = arch.init(rng, scale=0.7, batch=batch)
-    data = _moments(rng, d, data_batch, identity)
-    bs = np.broadcast_shapes(batch, data_batch)
-    if eta_kind == "scalar" or not bs:
-        eta = 0.04
-    elif eta_kind == "first_axis":
-        eta = rng.uniform(0.01, 0.06, bs[:1])
-    else:
-        eta = rng.uniform(0.01, 0.06, bs)
-    return arch, p0, data, eta
+    return case(seed, d, k, batch, data_batch, identity, eta_kind, w_scale=2.0 / np.sqrt(d))
 
 
 def _steps(cls, arch, p0, data, eta, steps, half=False):
