@@ -213,7 +213,9 @@ def test_numba_is_imported_only_on_request_and_missing_numba_is_a_clear_error(mo
             "dynamics.gradient_descent(a, a.init(0), m, 0.1, 2); print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+    assert kernels_compiled.available()  # this module runs only where numba is installed
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    assert not kernels_compiled.available()
     monkeypatch.setattr(kernels_compiled, "_STEP", None)
     with pytest.raises(ImportError, match=r"pip install lpft-theory\[fast\]"):
         use_compiled(True)
