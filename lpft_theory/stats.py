@@ -15,7 +15,49 @@ def mean_ci(x, level: float = 0.95) -> dict:
         raise ValueError(f"mean_ci needs at least 2 values, got {n}")
     m, se = float(x.mean()), float(x.std(ddof=1) / np.sqrt(n))
     h = float(st.t.ppf(0.5 + level / 2, n - 1) * se)
-    return {"mean": m, "lo": m - h, "hi": m + h, "n": int(n), "level": level}
+    return {"mean": m, "lo": m - h, "hi": m + h, "n": int(n), "level": level, "se": se, "df": int(n - 1)}
+
+
+def standard_error(e: dict) -> tuple[float, float]:
+    """``(se, df)`` of an interval estimate: stored by :func:`mean_ci`, else recovered from a Student-t
+    interval ``mean ± t_{df} se`` with ``df = n − 1`` (``level`` defaults to 0.95)."""
+    if "se" in e and "df" in e:
+        return float(e["se"]), float(e["df"])
+    n = int(e.get("n", 0))
+    if n < 2:
+        raise ValueError(f"an interval estimate needs n >= 2 to recover its standard error, got {e}")
+    level = float(e.get("level", 0.95))
+    t = float(st.t.ppf(0.5 + level / 2, n - 1))
+    return float((e["hi"] - e["lo"]) / (2 * t)), float(n - 1)
+
+
+def one_sided_p(mean: float, se: float, df: float, greater: bool = True, shift: float = 0.0) -> float:
+    """p-value of the t-test of ``H0: μ <= shift`` (``greater``) or ``H0: μ >= shift`` (otherwise).
+
+    A zero standard error (every paired difference equal) decides by the sign of ``mean − shift`` alone."""
+    z = mean - shift if greater else shift - mean
+    if se <= 0:
+        return 0.0 if z > 0 else 1.0
+    return float(st.t.sf(z / se, df))
+
+
+def holm(pvalues: dict, alpha: float = 0.05) -> dict:
+    """Holm's step-down procedure over one family: ``{key: rejected}`` at family-wise error ``alpha``.
+
+    Sorted ``p_(1) <= … <= p_(m)``; reject ``H_(i)`` while ``p_(i) < alpha / (m − i + 1)`` (strict: a p-value at
+    the level, e.g. an interval that ends exactly at 0, does not reject)."""
+    order = sorted(pvalues, key=lambda k: pvalues[k])
+    m, out, going = len(order), {}, True
+    for i, k in enumerate(order):
+        going = going and pvalues[k] < alpha / (m - i)
+        out[k] = going
+    return out
+
+
+def minimum_detectable_effect(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true effect a one-sided level-``alpha`` t-test detects with probability ``power``:
+    ``(t_{1−α} + t_{power}) · se`` (the usual normal-approximation form with Student quantiles)."""
+    return float((st.t.ppf(1 - alpha, df) + st.t.ppf(power, df)) * se)
 
 
 def paired_difference(a, b, level: float = 0.95) -> dict:

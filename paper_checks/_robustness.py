@@ -24,10 +24,11 @@ def robustness(judgements: dict, primary: str) -> dict:
 def verdict(claim_id: str, claim: str, source: str, j: Judgement, evidence: dict, *, counterexample: dict,
             notes: str = "") -> Verdict:
     """A Verdict carrying ``j``'s status; the reason is added to the notes when the status needs one."""
-    extra = j.reason if j.status in ("not-testable-here", "mixed") else ""
-    return Verdict(claim_id, claim, source, j.status, evidence,
+    extra = j.reason if j.status in ("inconclusive", "mixed", "equivalent") else ""
+    return Verdict(claim_id, claim, source, j.status, {**evidence, "decision_tests": j.tests},
                    counterexample=counterexample if j.status == "refuted" else {},
-                   notes=" ".join(x for x in (notes, extra) if x), sides=j.sides if j.status == "mixed" else {})
+                   notes=" ".join(x for x in (notes, extra) if x), sides=j.sides if j.status == "mixed" else {},
+                   decided_by=j.reason)
 
 
 def exact_ties(effects: dict, atol: float = 1e-10) -> list:

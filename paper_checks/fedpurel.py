@@ -6,7 +6,7 @@ from lpft_theory.protocol import VARIANTS
 from lpft_theory.stats import mean_ci, paired_difference
 
 from ._robustness import robustness, verdict
-from .verdict import Judgement, Verdict, claim, column, condition_status, judge
+from .verdict import HOLDS_UNDER_CONDITION, Judgement, Verdict, claim, column, condition_status, judge
 
 SRC = "FedPuReL (Hou et al. 2026)"
 TITLE = "FedPuReL (Hou et al. 2026) — long-tailed personalized FL"
@@ -65,15 +65,15 @@ def purification(ctx) -> Verdict:
     rob = robustness({v: Judgement(r[0], {}, "") for v, r in table.items()}, "fixed recipe")
     return Verdict("fedpurel-purification", "Gradient purification keeps the class balance during global training",
                    SRC, status, {**ev, **rob},
-                   condition="" if status != "confirmed-under-condition" else
+                   condition="" if status != HOLDS_UNDER_CONDITION else
                    "balanced_acc(purified) > balanced_acc(plain FedAvg), but < balanced_acc(zero-shot)",
-                   condition_words="" if status != "confirmed-under-condition" else
+                   condition_words="" if status != HOLDS_UNDER_CONDITION else
                    "Purification recovers part of the erosion, not all of it: it keeps the balance only relative "
                    "to un-purified fine-tuning.",
                    counterexample={} if status == "confirmed" else {"study": "lpft_theory.studies.longtail_study",
                                                                     "purified_minus_zero_shot":
                                                                         ev["purified_minus_zero_shot"]},
-                   notes=j.reason if status in ("not-testable-here", "mixed") else "",
+                   notes=j.reason if status in ("inconclusive", "mixed") else "",
                    sides=j.sides if status == "mixed" else {})
 
 

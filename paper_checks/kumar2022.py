@@ -220,7 +220,7 @@ def theorem_3_1(ctx, eps_power: int, bound=K.theorem_3_1_bound, w_norm_max: floa
                "|w*| > 1 + sqrt(2): the right-hand side grows like |w*| faster than the OOD error does. " if viol else "")
         + (f"Gradient flow (solve_ivp LSODA, rtol 1e-9) to t = {FLOW_TIMES[-1]:g}. Only instances where the bound is "
               f"positive count as evidence ({len(info)} of {len(rows)}). The tightest ratio is the margin a wrong "
-              f"(larger) bound would need to exceed to be caught." if status != "not-testable-here" else
+              f"(larger) bound would need to exceed to be caught." if status != "inconclusive" else
               f"Only {len(info)} of {len(rows)} instances have a positive bound (need {need}): the bound is vacuous here."))
 
 

@@ -7,16 +7,41 @@ a wrong condition or a wrong bound stops confirming (the mutation tests in ``tes
 """
 from __future__ import annotations
 
+import contextvars
 from dataclasses import asdict, dataclass, field
 
-STATUSES = ("confirmed", "confirmed-under-condition", "mixed", "refuted", "not-testable-here")
+from lpft_theory.stats import holm, minimum_detectable_effect, one_sided_p, standard_error
 
+STATUSES = ("confirmed", "holds-under-paper-condition", "holds-under-derived-condition", "mixed", "equivalent",
+            "inconclusive", "refuted", "data-unavailable")
+
+GLOSSARY = {
+    "confirmed": "holds as stated, on every setting tested (and, for a 'for all' statement, the adversarial search "
+                 "did not break it)",
+    "holds-under-paper-condition": "holds under the condition the paper itself states",
+    "holds-under-derived-condition": "false as stated, but holds exactly under a condition derived here (the "
+                                     "condition is this package's, not the paper's)",
+    "mixed": "holds in some settings and not in others (the settings are listed)",
+    "equivalent": "no effect larger than the declared margin of practical relevance δ (every interval inside ±δ, "
+                  "two one-sided tests, Holm-corrected)",
+    "inconclusive": "the test ran but cannot decide at this size; the minimum detectable effect (80 % power) says "
+                    "how large an effect it could have seen",
+    "refuted": "false: a rerunnable, admissible counterexample is given",
+    "data-unavailable": "the data the claim needs do not exist here (the only meaning of 'cannot be tested here')",
+}
+"""One line per status: shown as the glossary at the top of the report."""
+
+#: The transitional status of :func:`condition_status`: the run resolves it to the paper's or a derived condition
+#: from the claim's declaration (``paper_checks.claims``), so the two can never share a word.
+HOLDS_UNDER_CONDITION = "holds-under-condition"
+_PENDING = (HOLDS_UNDER_CONDITION,)
 
 @dataclass
 class Verdict:
-    """``status`` is one of :data:`STATUSES`.
+    """``status`` is one of :data:`STATUSES` (see :data:`GLOSSARY`).
 
-    ``condition`` / ``condition_words``: for ``confirmed-under-condition`` (a formula and its reading).
+    ``condition`` / ``condition_words``: for the two ``holds-under-…-condition`` statuses (a formula and its
+    reading).
     ``counterexample``: for ``refuted`` (and for the failing side of a condition): a configuration and a
     command or Python call anyone can rerun. ``sides``: for ``mixed`` — the setting → ``"for"`` /
     ``"against"`` / ``"unresolved"`` map, with at least one setting on each side. ``evidence``: the numbers
@@ -33,18 +58,22 @@ class Verdict:
     counterexample: dict = field(default_factory=dict)
     notes: str = ""
     sides: dict = field(default_factory=dict)
+    declared: dict = field(default_factory=dict)
+    decided_by: str = ""
 
     def __post_init__(self):
-        if self.status not in STATUSES:
+        if self.status not in STATUSES + _PENDING:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-        if self.status == "confirmed-under-condition" and not (self.condition and self.condition_words):
-            raise ValueError(f"{self.id}: confirmed-under-condition needs a condition formula and words")
+        if "condition" in self.status and not (self.condition and self.condition_words):
+            raise ValueError(f"{self.id}: {self.status} needs a condition formula and words")
         if self.status == "refuted" and not self.counterexample:
             raise ValueError(f"{self.id}: refuted needs a concrete counterexample")
-        if self.status == "not-testable-here" and not self.notes:
-            raise ValueError(f"{self.id}: not-testable-here needs the reason in notes")
-        if self.status == "mixed" and not {"for", "against"} <= set(self.sides.values()):
-            raise ValueError(f"{self.id}: mixed needs sides with at least one setting 'for' and one 'against'")
+        if self.status in ("inconclusive", "data-unavailable") and not self.notes:
+            raise ValueError(f"{self.id}: {self.status} needs the reason in notes")
+        decided = set(self.sides.values()) - {"inconclusive"}
+        if self.status == "mixed" and not ("for" in decided and len(decided) >= 2):
+            raise ValueError(f"{self.id}: mixed needs sides with at least one setting 'for' and one 'against' or "
+                             f"'equivalent', got {self.sides}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,11 +104,23 @@ def column(rows, key: str, **match) -> list:
 
 @dataclass(frozen=True)
 class Judgement:
-    """What :func:`judge` decides: the status, the side of every setting, and the reason in words."""
+    """What :func:`judge` decides: the status, the side of every setting, the reason in words, and the
+    per-setting tests (``tests``: p-values, Holm decisions, the minimum detectable effect)."""
 
     status: str
     sides: dict
     reason: str
+    tests: dict = field(default_factory=dict)
+
+
+ALPHA = 0.025
+"""Family-wise error rate of every one-sided decision (Holm across the settings and rivals of one claim). For a
+single setting a one-sided test at 0.025 decides exactly as the displayed two-sided 95 % interval does."""
+
+_UNSET = object()
+CURRENT_DELTA: contextvars.ContextVar = contextvars.ContextVar("CURRENT_DELTA", default=None)
+"""The declared margin δ of the claim being run (set by :func:`paper_checks.run_checks` from the claim's
+declaration); :func:`judge` uses it unless a caller passes ``delta`` explicitly."""
 
 
 def _fmt(e: dict) -> str:
@@ -87,54 +128,94 @@ def _fmt(e: dict) -> str:
     return f"{mean}[{e['lo']:.4g}, {e['hi']:.4g}] (n = {e.get('n', '?')})"
 
 
-def judge(effects: dict, expect_positive: bool = True) -> Judgement:
-    """Status from interval estimates (``lpft_theory.stats``: ``mean``, ``lo``, ``hi``), one per setting.
+def judge(effects: dict, expect_positive: bool = True, delta=_UNSET, alpha: float = ALPHA) -> Judgement:
+    """Status from interval estimates (``lpft_theory.stats``: ``mean``, ``lo``, ``hi``, ``n``), one per setting.
 
-    A setting is ``for`` the claim when its interval lies on the expected side of 0, ``against`` when it
-    lies on the other side, ``unresolved`` when it contains 0. ``confirmed``: every setting for.
-    ``mixed``: some for and some against. ``refuted``: some against, none for. Otherwise
-    ``not-testable-here``, with the unresolved settings and their intervals as the reason.
+    The settings of one call are one multiplicity family; every test below is Holm-corrected across it at
+    family-wise level ``alpha``. Per setting, with ``s`` the expected sign and δ the declared margin
+    (``delta``; by default the running claim's declaration, :data:`CURRENT_DELTA`):
+
+    * ``equivalent`` when two one-sided t-tests reject ``|μ| >= δ`` (the effect is inside ±δ);
+    * ``for`` when the one-sided test rejects ``s·μ <= 0``; ``against`` when it rejects ``s·μ >= 0``;
+    * ``inconclusive`` otherwise, with its minimum detectable effect (80 % power, level ``alpha/m``).
+
+    Status: every setting ``for`` → ``confirmed``; every setting ``equivalent`` → ``equivalent``; some ``for``
+    and some ``against`` or ``equivalent`` → ``mixed``; some ``against`` and none ``for`` → ``refuted`` (a claim
+    made for every setting is broken by one); anything else → ``inconclusive``. The asymmetry between the last
+    two is the logic of a universal claim, not of the rule: one setting decides against it, all must decide for.
     """
     if not effects:
         raise ValueError("judge needs at least one effect")
+    if delta is _UNSET:
+        delta = CURRENT_DELTA.get()
+    if delta is not None and not delta > 0:
+        raise ValueError(f"delta (the margin of practical relevance) must be > 0 or None, got {delta!r}")
     sign = 1.0 if expect_positive else -1.0
-    sides = {}
-    for k, e in effects.items():
-        lo, hi = sorted((sign * e["lo"], sign * e["hi"]))
-        sides[str(k)] = "for" if lo > 0 else ("against" if hi < 0 else "unresolved")
-    n_for = sum(s == "for" for s in sides.values())
-    n_against = sum(s == "against" for s in sides.values())
-    unresolved = [k for k, s in sides.items() if s == "unresolved"]
-    if n_for == len(sides):
+    keys = [str(k) for k in effects]
+    est = {str(k): (float(e["mean"]), *standard_error(e)) for k, e in effects.items()}
+    p_for = {k: one_sided_p(sign * m, se, df, greater=True) for k, (m, se, df) in est.items()}
+    p_against = {k: one_sided_p(sign * m, se, df, greater=False) for k, (m, se, df) in est.items()}
+    rej_for, rej_against = holm(p_for, alpha), holm(p_against, alpha)
+    rej_equiv = {k: False for k in keys}
+    p_equiv = {}
+    if delta is not None:
+        p_equiv = {k: max(one_sided_p(m, se, df, greater=True, shift=-delta),
+                          one_sided_p(m, se, df, greater=False, shift=delta)) for k, (m, se, df) in est.items()}
+        rej_equiv = holm(p_equiv, alpha)
+    m_fam = len(keys)
+    sides, tests = {}, {}
+    for k in keys:
+        m, se, df = est[k]
+        sides[k] = ("equivalent" if rej_equiv[k] else "for" if rej_for[k] else "against" if rej_against[k]
+                    else "inconclusive")
+        tests[k] = {"p_for": p_for[k], "p_against": p_against[k], "holm_for": rej_for[k],
+                    "holm_against": rej_against[k], "mde": minimum_detectable_effect(se, df, alpha / m_fam)}
+        if delta is not None:
+            tests[k].update(p_equiv=p_equiv[k], holm_equivalent=rej_equiv[k], delta=delta)
+    count = {w: sum(s == w for s in sides.values()) for w in ("for", "against", "equivalent", "inconclusive")}
+    if count["for"] == len(keys):
         status = "confirmed"
-    elif n_for and n_against:
+    elif count["equivalent"] == len(keys):
+        status = "equivalent"
+    elif count["for"] and (count["against"] or count["equivalent"]):
         status = "mixed"
-    elif n_against:
+    elif count["against"] and not count["for"]:
         status = "refuted"
     else:
-        status = "not-testable-here"
+        status = "inconclusive"
     side_word = "positive" if expect_positive else "negative"
     parts = []
-    if unresolved:
-        parts.append("interval contains 0 at " + "; ".join(f"{k}: {_fmt(effects[k])}" for k in unresolved))
-    for word in ("for", "against"):
-        ks = [k for k, s in sides.items() if s == word]
+    for word in ("for", "against", "equivalent"):
+        ks = [k for k in keys if sides[k] == word]
         if ks:
-            parts.append(f"{word} the claim (expected {side_word}) at " + ", ".join(ks))
-    return Judgement(status, sides, "; ".join(parts) + ".")
+            what = f"inside ±{delta:.3g}" if word == "equivalent" else f"{word} the claim (expected {side_word})"
+            parts.append(f"{what} at " + "; ".join(f"{k}: {_fmt(effects_k(effects, k))}" for k in ks))
+    undecided = [k for k in keys if sides[k] == "inconclusive"]
+    if undecided:
+        parts.append("undecided at " + "; ".join(
+            f"{k}: {_fmt(effects_k(effects, k))}, minimum detectable effect {tests[k]['mde']:.3g}" for k in undecided))
+    reason = "; ".join(parts) + f" (Holm over {m_fam} setting{'s' * (m_fam > 1)}, α = {alpha:g}" + (
+        f", δ = {delta:g})." if delta is not None else ", no margin δ declared).")
+    return Judgement(status, sides, reason, tests)
 
 
-def decide(effects: dict, expect_positive: bool = True) -> str:
+def effects_k(effects: dict, k: str) -> dict:
+    """The effect of setting ``k`` (keys may be non-strings in ``effects``; sides use their ``str``)."""
+    return next(e for kk, e in effects.items() if str(kk) == k)
+
+
+def decide(effects: dict, expect_positive: bool = True, delta=_UNSET) -> str:
     """The status of :func:`judge` alone."""
-    return judge(effects, expect_positive).status
+    return judge(effects, expect_positive, delta).status
 
 
 def condition_status(agree: int, total: int, closed_form_ok: bool) -> str:
-    """A stated condition is ``confirmed-under-condition`` only if it predicted the simulated outcome in
-    every instance tried and the closed form matched the simulation; otherwise ``refuted``."""
+    """A stated condition holds only if it predicted the simulated outcome in every instance tried and the closed
+    form matched the simulation; otherwise ``refuted``. The holding status is resolved by the run into
+    ``holds-under-paper-condition`` or ``holds-under-derived-condition`` from the claim's declaration."""
     if total <= 0:
         raise ValueError(f"condition_status needs at least one instance, got total={total}")
-    return "confirmed-under-condition" if agree == total and closed_form_ok else "refuted"
+    return HOLDS_UNDER_CONDITION if agree == total and closed_form_ok else "refuted"
 
 
 def bound_status(violations: int, total: int, informative: int | None = None, min_informative: int = 1) -> str:
@@ -142,7 +223,7 @@ def bound_status(violations: int, total: int, informative: int | None = None, mi
 
     ``informative``: how many instances could have violated it (e.g. a lower bound that is positive there);
     a bound that is vacuous almost everywhere confirms nothing, so fewer than ``min_informative``
-    informative instances give ``not-testable-here`` (the caller states the counts in its notes).
+    informative instances give ``inconclusive`` (the caller states the counts in its notes).
     A violation always refutes.
     """
     if total <= 0:
@@ -150,7 +231,7 @@ def bound_status(violations: int, total: int, informative: int | None = None, mi
     if violations > 0:
         return "refuted"
     if informative is not None and informative < min_informative:
-        return "not-testable-here"
+        return "inconclusive"
     return "confirmed"
 
 
@@ -159,4 +240,4 @@ def unavailable(reason: str) -> str:
     ``reason`` must say why and goes into the verdict's notes."""
     if not reason.strip():
         raise ValueError("unavailable needs the reason the claim cannot be tested here")
-    return "not-testable-here"
+    return "data-unavailable"
