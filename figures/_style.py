@@ -14,6 +14,29 @@ from lpft_theory.io import to_json, write_bytes_atomic, write_text_atomic  # noq
 
 COLUMN = 3.4  # inches: one column of a two-column paper
 PALETTE = sns.color_palette("colorblind")
+#: One colour and marker per method, the same in every figure. Okabe–Ito hues (colour-blind safe); the two
+#: blues are given to FT and LP, which never lie on top of each other, and each method also has its own marker.
+METHOD_STYLE = {
+    "FT": {"color": "#0072B2", "marker": "o"},        # blue
+    "Proximal": {"color": "#009E73", "marker": "s"},  # bluish green
+    "Soup": {"color": "#E69F00", "marker": "^"},      # orange
+    "Sparse": {"color": "#CC79A7", "marker": "D"},    # reddish purple
+    "LSS": {"color": "#5C5C5C", "marker": "v"},       # dark grey
+    "LP-FT": {"color": "#D55E00", "marker": "P"},     # vermillion
+    "LP": {"color": "#56B4E9", "marker": "X"},        # sky blue
+    "global model": {"color": "#000000", "marker": "*"},
+}
+#: The parts of a global-change attribution (exact hybrid models), the same in every figure.
+PART_COLORS = {"head": "#E69F00", "feature": "#0072B2", "interaction": "#009E73", "total": "#000000"}
+
+
+def method_style(name: str) -> dict:
+    """Colour and marker of ``name``: a method of :data:`METHOD_STYLE`, or a variant of one written as the
+    method followed by its setting (``"FT eta=0.05"``, ``"LP-FT (eta/10)"``, ``"Proximal mu=1"``)."""
+    key = name.split(" (")[0].split(" ")[0] if name not in METHOD_STYLE else name
+    if key not in METHOD_STYLE:
+        raise ValueError(f"method must be one of {list(METHOD_STYLE)} (or one followed by a setting), got {name!r}")
+    return dict(METHOD_STYLE[key])
 #: Fixed file metadata: no creation date, no matplotlib version, so a rerun gives byte-identical files.
 METADATA = {"png": {"Software": "lpft-theory"},
             "pdf": {"Creator": "lpft-theory", "Producer": "lpft-theory", "CreationDate": None},

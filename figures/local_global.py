@@ -6,11 +6,10 @@ from lpft_theory import studies
 from lpft_theory.protocol import VARIANTS, matched_levels
 from lpft_theory.recipes import TABLE2
 
-from ._style import figure
+from ._style import figure, method_style
 
 NAME = "local_global"
 TITLE = "Local-Global curves (equal budgets): Global at matched Local is the fair comparison"
-COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 METHODS = TABLE2 + ("LP-FT (eta/10)",)
 Q = 0.8
 
@@ -34,8 +33,11 @@ def plot(data):
     for ax, (scen, d) in zip(axes, data["scenarios"].items()):
         for i, m in enumerate(METHODS):
             c = np.array(d["curves"][m])
-            ax.plot(c[:, 0], c[:, 1], "o-" if m != "LP-FT (eta/10)" else "s--", color=COLORS[i], ms=2.5, lw=1,
-                    label=m.replace("eta", r"$\eta$"))
+            st = method_style(m)
+            variant = m == "LP-FT (eta/10)"  # LP-FT's colour, dashed with open markers: a variant of it
+            # widths narrowing in drawing order: curves that coincide show as nested stripes, none hidden
+            ax.plot(c[:, 0], c[:, 1], ls="--" if variant else "-", mfc="white" if variant else st["color"],
+                    ms=3, lw=2.4 - 0.25 * i, mew=0.7, label=m.replace("eta", r"$\eta$"), **st)
         ax.axvline(d["matched_level_mean"], color="0.4", lw=0.8, ls=":")
         ax.set(title=f"{scen} ({d['metric']})", xlabel="Local (own client)", ylabel="Global (other clients)")
         ax.invert_xaxis()
