@@ -4,7 +4,7 @@ from scipy import stats as st
 
 from lpft_theory import studies
 
-from ._style import PALETTE, figure
+from ._style import figure, method_style
 
 NAME = "overfitting"
 TITLE = "Global loss rises while local loss falls with local steps (FT, Sparse, Proximal, LP-FT)"
@@ -33,14 +33,19 @@ def compute(quick=True, seed=0):
 def plot(data):
     fig, (a, b) = figure(2, height=3.05)  # 0.45 in for the legend below
     steps = data["steps"]
-    for i, (name, band) in enumerate(data["bands"].items()):
+    seen = {}  # method → how many of its settings are drawn: one line style per setting, in order
+    for name, band in data["bands"].items():
+        st = method_style(name)
+        k = seen[name.split(" ")[0]] = seen.get(name.split(" ")[0], -1) + 1
+        kw = {"color": st["color"], "ls": ("-", "--", ":")[k % 3], "marker": st["marker"], "ms": 3,
+              "markevery": max(len(steps) // 5, 1), "lw": 1.2}
         for ax, key in ((a, "global"), (b, "local")):
             m, lo, hi = np.array(band[key])
-            ls = "--" if name.startswith("LP-FT") else "-"
-            ax.plot(steps, m, ls, color=PALETTE[i % len(PALETTE)], label=_label(name) if ax is a else None)
-            ax.fill_between(steps, lo, hi, color=PALETTE[i % len(PALETTE)], alpha=0.15, lw=0)
+            ax.plot(steps, m, label=_label(name) if ax is a else None, **kw)
+            ax.fill_between(steps, lo, hi, color=st["color"], alpha=0.12, lw=0)
     a.set(xlabel="local steps $t$", ylabel="global loss (other clients)", title="(a) global")
     b.set(xlabel="local steps $t$", ylabel="local loss (geometric mean)", title="(b) local", yscale="log")
-    # below the panels: it hides no band
-    fig.legend(ncol=4, title="bands: 95% t-interval over seeds", fontsize=5.5, loc="outside lower center")
+    # below the panels: it hides no band. Colour: the method; line style: its setting
+    fig.legend(ncol=4, title="colour: method, line style: its setting; bands: 95% t-interval over seeds",
+               fontsize=5.5, loc="outside lower center", handlelength=3.5)
     return fig
