@@ -2,7 +2,8 @@
 
 Log-spaced rounds (the curves change over decades, not linearly). Solid: the largest principal angle
 between FedAvg's rowspace(B) and rowspace(B*); dashed: the largest angle from the identifiable span{θ_i}
-(rank C = 5 < k = 8) into rowspace(B). See :mod:`lpft_theory.theory.collins`.
+(rank C = 5 < k = 8) into rowspace(B). (a) sin of the angle; (b) its distance to 1 on a log axis, which
+separates the curves that (a) draws on top of each other at 1. See :mod:`lpft_theory.theory.collins`.
 """
 import numpy as np
 
@@ -12,7 +13,7 @@ from paper_checks.collins2022 import ETA_POP, _chen
 from ._style import PALETTE, figure
 
 NAME = "fedavg_angles"
-TITLE = "FedAvg under Assumption 4.1: span{theta_i} is learnt with tau > 1, B* never (rank C < k)"
+TITLE = r"FedAvg under Assumption 4.1: span$\{\theta_i\}$ is learnt with $\tau > 1$, $B^*$ never (rank $C < k$)"
 TAUS = (1, 5)
 
 
@@ -36,14 +37,23 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, (ax,) = figure(1)
+    fig, (a, b) = figure(2, height=2.75)  # 0.35 in for the legend below
     r = np.maximum(np.asarray(data["rounds"], float), 0.5)
-    for i, (tau, a) in enumerate(data["sin"].items()):
-        ax.plot(r, np.mean(a["to_B_star"], axis=0), color=PALETTE[i], lw=3.0 - 1.5 * i, label=rf"${tau.replace('tau', chr(92) + 'tau')}$: "
-                r"$\sin\theta_{\max}(B, B^*)$")
-        ax.plot(r, np.mean(a["span_theta_into_B"], axis=0), color=PALETTE[i], ls="--",
-                label=rf"${tau.replace('tau', chr(92) + 'tau')}$: span$\{{\theta_i\}}$ into $B$")
-    ax.set(xscale="log", xlabel="FedAvg round (log scale; round 0 drawn at 0.5)", ylabel=r"$\sin$ of largest angle",
-           ylim=(-0.02, 1.05))
-    ax.legend(fontsize=5.5, loc="lower left")
+    for (tau, d), col, mk in zip(data["sin"].items(), (PALETTE[0], PALETTE[2]), ("o", "^")):  # τ colours as collins_phase
+        t = tau.replace("tau", "\\tau")
+        for key, ls, what in (("to_B_star", "-", r"$\sin\theta_{\max}(B, B^*)$"),
+                              ("span_theta_into_B", "--", r"span$\{\theta_i\}$ into $B$")):
+            y = np.mean(d[key], axis=0)
+            kw = {"color": col, "ls": ls, "marker": mk, "ms": 2.5, "lw": 1, "mfc": col if ls == "-" else "white"}
+            a.plot(r, y, label=f"${t}$: {what}", **kw)
+            b.plot(r, 1 - y, **kw)
+    a.annotate(r"$\tau = 1$ and $\tau = 5$ solid lines" "\n" r"both at 1: $B^*$ never learnt;" "\n" "(b) separates them",
+               (1.5, 1.0), (0.7, 0.45), fontsize=5.5, ha="left", color="0.15",
+               arrowprops={"arrowstyle": "->", "lw": 0.7, "color": "0.15", "shrinkB": 0})
+    a.set(xscale="log", xlabel="FedAvg round (log; round 0 at 0.5)", ylabel=r"$\sin$ of largest angle",
+          ylim=(-0.02, 1.05), title=r"(a) $\sin\theta_{\max}$: 0 = learnt")
+    b.axhline(1.0, color="0.4", lw=0.6, ls=":")
+    b.set(xscale="log", yscale="log", xlabel="FedAvg round (log; round 0 at 0.5)",
+          ylabel=r"$1-\sin\theta_{\max}$ (log)", title=r"(b) distance to 1: 1 = learnt")
+    fig.legend(*a.get_legend_handles_labels(), ncol=2, fontsize=5.5, loc="outside lower center", handlelength=3)
     return fig
