@@ -4,11 +4,11 @@ import numpy as np
 from lpft_theory import studies
 
 from ._ci import group_ci
-from ._style import figure
+from ._style import PART_COLORS, figure
 
 NAME = "attribution"
 TITLE = "Head / feature / interaction parts of each client's global-loss change (exact, via hybrid models)"
-PARTS = {"head": "#E69F00", "feature": "#0072B2", "interaction": "#009E73", "total": "#000000"}
+PARTS = PART_COLORS  # the parts in order, with the colours every attribution figure uses
 
 
 def compute(quick=True, seed=0):
