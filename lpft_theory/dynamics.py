@@ -12,13 +12,15 @@ that axis, and a divergence in any configuration stops the run with a message na
 """
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from . import _validate as Vd
-from . import kernels
+from . import kernels, kernels_compiled
 from .data import Moments, Samples
 from .models import DeepLinear, Params, _Architecture, batch_shape, per_config
 
@@ -35,8 +37,22 @@ BLOCK_BYTES = 1 << 20
 # applies; False forces the general fused step (benchmarks compare the two; results are bit for bit equal).
 USE_KERNELS = True
 # Opt-in (default off): run that step compiled (lpft_theory.kernels_compiled, needs numba; equal to round-off).
-# Set with kernels_compiled.use_compiled(True) or the kernels_compiled.compiled() context manager.
-COMPILED = False
+# Set with kernels_compiled.use_compiled(True) or the kernels_compiled.compiled() context manager; the switch is
+# kernels_compiled's (this module imports that one, never the reverse). ``dynamics.COMPILED`` reads and sets
+# the same switch (the module's class below), as callers written before the move still do.
+
+
+class _Module(types.ModuleType):
+    @property
+    def COMPILED(self) -> bool:  # noqa: N802 (a module constant's name)
+        return kernels_compiled.enabled()
+
+    @COMPILED.setter
+    def COMPILED(self, flag: bool) -> None:  # noqa: N802
+        kernels_compiled.set_enabled(flag)
+
+
+sys.modules[__name__].__class__ = _Module
 
 
 class DivergenceError(FloatingPointError):
@@ -154,10 +170,19 @@ def stable_step(arch, params: Params, data, half: bool = False) -> tuple[float, 
     return 2.0 / (factor * lam * max(curv, 1e-300)), False
 
 
+def _describe_eta(eta) -> str:
+    """A step size as a transform holds it (a scalar, an array over configurations, or one per block) in a few
+    characters: the value when all are equal, else the range."""
+    parts = eta if isinstance(eta, (tuple, list)) else (eta,)
+    values = np.concatenate([np.ravel(np.asarray(e, dtype=np.float64)) for e in parts])
+    lo, hi = float(values.min()), float(values.max())
+    return repr(lo) if lo == hi else f"{lo!r}..{hi!r}"
+
+
 def _raise_divergence(arch, params0, data, half, t, transform_state, bad, what, error=DivergenceError):
     where = np.argwhere(np.atleast_1d(bad))
     eta = transform_state.get("eta") if isinstance(transform_state, dict) else None
-    eta_txt = "" if eta is None else f" with step size eta={eta[0] if len(set(map(repr, eta))) == 1 else eta}"
+    eta_txt = "" if eta is None else f" with step size eta={_describe_eta(eta)}"
     est, exact = stable_step(arch, params0, data, half)
     hint = ("" if not np.isfinite(est) else
             f"; the largest stable step is {est:.4g}" + ("" if exact else " (Gauss-Newton estimate at the start)"))
@@ -217,7 +242,7 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     fused (:func:`_fused_step`); it equals the general path to round-off (tests/test_fast_paths.py). Where
     :func:`kernels.applies` (two-layer linear, ``p = 1``, population MSE) the step is
     :class:`kernels.TwoLayerMoments` instead, bit for bit the fused step (tests/test_kernels.py). Opt-in
-    (``dynamics.COMPILED``, off by default; ``kernels_compiled.use_compiled(True)`` or the
+    (``kernels_compiled.enabled()``, off by default; ``kernels_compiled.use_compiled(True)`` or the
     ``kernels_compiled.compiled()`` context manager): the same step compiled with numba, one pass over ``B``
     per step, equal to round-off (tests/test_kernels_compiled.py); needs ``pip install lpft-theory[fast]``.
     """
@@ -231,8 +256,8 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     fused = kernel = None
     if not record_params and steps > 0:
         if USE_KERNELS and kernels.applies(arch, params, data, loss, transform.lr):
-            if COMPILED:  # opt-in; numba is imported only here (ImportError naming lpft-theory[fast] if missing)
-                from .kernels_compiled import TwoLayerMomentsCompiled as kernel_class
+            if kernels_compiled.enabled():  # opt-in; numba imported only here (ImportError naming lpft-theory[fast])
+                kernel_class = kernels_compiled.TwoLayerMomentsCompiled
             else:
                 kernel_class = kernels.TwoLayerMoments
             kernel = kernel_class(arch, params, data, transform.lr, half, block_bytes=BLOCK_BYTES)

@@ -44,6 +44,9 @@ FASTMATH = frozenset({"reassoc"})
 QUAD_D = (12, 64)  # the d for which rows are swept in groups of four (_step_py): the faster order there
 
 _STEP = None  # the compiled step, built on first use
+# The switch lives here, not in dynamics: dynamics imports this module (cheap: numba is imported only when the
+# step is built), and this module never imports dynamics, so there is no import circle between the two.
+_SWITCH = {"on": False}
 
 
 def available() -> bool:
@@ -216,28 +219,35 @@ class TwoLayerMomentsCompiled:
         return val.reshape(self.batch)
 
 
+def enabled() -> bool:
+    """Is the compiled step switched on (``dynamics.run`` reads this; ``dynamics.COMPILED`` is the same switch)?"""
+    return _SWITCH["on"]
+
+
+def set_enabled(flag: bool) -> None:
+    """Set the switch without loading the step (a missing numba then fails at the first run that needs it)."""
+    _SWITCH["on"] = bool(flag)
+
+
 def use_compiled(flag: bool = True) -> None:
     """Make ``dynamics.run`` use :class:`TwoLayerMomentsCompiled` where ``kernels.applies`` (``True``) or the
     numpy step (``False``, the default). Switching on imports numba and loads (or compiles) the step, so a missing
     numba raises :class:`ImportError` here, naming ``pip install lpft-theory[fast]``."""
-    from . import dynamics
-
     if flag:
         warm_up()
-    dynamics.COMPILED = bool(flag)
+    set_enabled(flag)
 
 
 @contextlib.contextmanager
 def compiled(flag: bool = True):
     """``with compiled(): ...`` — :func:`use_compiled` for the block, the previous setting restored after."""
-    from . import dynamics
-
-    before = dynamics.COMPILED
+    before = enabled()
     use_compiled(flag)
     try:
         yield
     finally:
-        dynamics.COMPILED = before
+        set_enabled(before)
 
 
-__all__ = ["TwoLayerMomentsCompiled", "use_compiled", "compiled", "available", "warm_up", "INSTALL_HINT"]
+__all__ = ["TwoLayerMomentsCompiled", "use_compiled", "compiled", "enabled", "set_enabled", "available", "warm_up",
+           "INSTALL_HINT"]

@@ -7,35 +7,61 @@ costs more in synchronisation than it computes (one value-and-gradient call for 
 The count is ``LPFT_THREADS`` from the environment (default 1) or what :func:`configure` is given (the
 CLI's ``--threads``). It is applied when ``lpft_theory`` is imported: BLAS at once, torch when the
 package's torch module is imported (``empirical.torch_arch`` calls :func:`apply_torch`), so importing the
-package never imports torch.
+package never imports torch. A bad ``LPFT_THREADS`` never breaks the import (``configure(strict=False)``
+there: 1 thread, the error kept for :func:`env_error`); an explicit :func:`configure` (the CLI without
+``--threads``) refuses it in one line, and ``--threads`` overrides it.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 
 ENV = "LPFT_THREADS"
+#: Most threads accepted (as for ``lpft sweep --jobs``): beyond a few, these small models only slow down.
+MAX = 1024
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _state = {"n": None, "torch": None}  # the count in force, and the count last applied to torch
 
 
-def _from_env() -> int:
-    raw = os.environ.get(ENV, "1")
-    try:
-        n = int(raw)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"{ENV} must be an integer >= 1, got {raw!r}")
+def parse(raw, name: str = "threads") -> int:
+    """A thread count from an int or a string (``"2"``); ``ValueError`` naming ``name``, the value and the range."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        n = int(text) if text.isdecimal() and text.isascii() else None
+    else:
+        n = int(raw) if isinstance(raw, numbers.Integral) and not isinstance(raw, bool) else None
+    if n is None or not 1 <= n <= MAX:
+        raise ValueError(f"{name} must be an integer in [1, {MAX}], got {raw!r}")
     return n
 
 
-def configure(n: int | None = None) -> int:
-    """Use ``n`` threads (``None``: ``LPFT_THREADS`` or 1) for BLAS now and for torch; returns ``n``."""
+def env_error() -> str | None:
+    """Why ``LPFT_THREADS`` is not usable (one line), or None when it is unset or valid."""
+    try:
+        _from_env()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _from_env() -> int:
+    return parse(os.environ.get(ENV, "1"), ENV)
+
+
+def configure(n: int | None = None, *, strict: bool = True) -> int:
+    """Use ``n`` threads (``None``: ``LPFT_THREADS`` or 1) for BLAS now and for torch; returns ``n``.
+
+    A bad ``LPFT_THREADS`` raises ``ValueError``, or with ``strict=False`` (the package's import) gives 1."""
     if n is None:
-        n = _from_env()
-    elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {n!r}")
+        try:
+            n = _from_env()
+        except ValueError:
+            if strict:
+                raise
+            n = 1
+    else:
+        n = parse(n)
     from threadpoolctl import threadpool_limits
 
     for var in _BLAS_ENV:  # BLAS libraries loaded later (scipy's) and child processes read these
@@ -48,7 +74,9 @@ def configure(n: int | None = None) -> int:
 
 def count() -> int:
     """The thread count in force."""
-    return _state["n"] if _state["n"] is not None else _from_env()
+    if _state["n"] is not None:
+        return _state["n"]
+    return 1 if env_error() else _from_env()
 
 
 def apply_torch() -> None:
@@ -65,4 +93,4 @@ def apply_torch() -> None:
     _state["torch"] = n
 
 
-__all__ = ["ENV", "configure", "count", "apply_torch"]
+__all__ = ["ENV", "MAX", "parse", "env_error", "configure", "count", "apply_torch"]
