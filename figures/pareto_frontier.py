@@ -5,7 +5,7 @@ import numpy as np
 import synthetic
 from lpft_theory.theory import chen
 
-from ._style import PALETTE, figure
+from ._style import figure, method_style
 
 NAME = "pareto_frontier"
 TITLE = (r"Matched personalization (concept shift): one FT step with $a=\eta\beta\leq 1$ lies on the "
@@ -41,32 +41,36 @@ def compute(quick=True, seed=0):
 
 
 def plot(data):
-    fig, (ax, bx) = figure(2, height=2.6)
+    fig, (ax, bx) = figure(2, height=3.35)  # 0.75 in below the panels for (b)'s legend and key
     ell, G = np.array(data["ell_line"]), np.array(data["frontier"])
     eff = np.array(data["frontier_efficient"])
     a, L1, G1 = np.array(data["a"]), np.array(data["one_step_local"]), np.array(data["one_step_global"])
-    for sel, col, lab in ((a <= 1, PALETTE[0], r"FT, one step, $a\leq 1$ ($\eta\leq 1/\beta$)"),
-                          ((a > 1) & (a <= 2), PALETTE[1], r"FT, $1<a\leq 2$: overshoot, still descent"),
-                          (a > 2, PALETTE[3], r"FT, $a>2$: the client's loss rises")):
-        ax.plot(L1[sel], G1[sel], color=col, lw=3.0 if col == PALETTE[0] else 1.4, alpha=0.6 if col == PALETTE[0] else 1,
-                ls="--" if col == PALETTE[3] else "-", label=lab)
+    ft, lpft = method_style("FT"), method_style("LP-FT")
+    for sel, kw, lab in ((a <= 1, {"lw": 3.0, "alpha": 0.45}, r"FT, one step, $a\leq 1$ ($\eta\leq 1/\beta$)"),
+                         ((a > 1) & (a <= 2), {"lw": 1.4}, r"FT, $1<a\leq 2$: overshoot, still descent"),
+                         (a > 2, {"lw": 1.4, "ls": "--"}, r"FT, $a>2$: the client's loss rises")):
+        ax.plot(L1[sel], G1[sel], color=ft["color"], label=lab, **kw)
     ax.plot(ell[eff], G[eff], "k-", lw=0.9, label=r"frontier $G^*(\ell)=\lambda^2+(\lambda-\sqrt{\ell})^2$")
     ax.plot(ell[~eff], G[~eff], "k:", lw=0.9, label="frontier, not efficient")
-    ax.plot([0], [2.0], "*", color=PALETTE[2], ms=8, label=r"LP-FT (exact LP) $=$ FT at $a=1$")
+    ax.plot([0], [2.0], "*", color=lpft["color"], ms=9, mec="white", mew=0.4, label=r"LP-FT (exact LP) $=$ FT at $a=1$")
     ax.set(xlabel=r"local loss $/\lambda^2$", ylabel=r"global loss (other clients) $/\lambda^2$",
            title="(a) one step: LP-FT's win is FT's overshoot", xlim=(-0.03, 2.0), ylim=(0.9, 7.0))
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.07), fontsize=5.5)
     ells = np.array(data["ells"])
     floor = 1e-7
-    for i, T in enumerate(data["excess"]):
-        for m, ls in (("FT", "-"), ("LP-FT", "--")):
+    for T, ls, mk in zip(sorted(data["excess"], key=int), ("-", "--", ":"), ("o", "s", "^")):
+        for m, st in (("FT", ft), ("LP-FT", lpft)):
             y = np.array(data["excess"][T][m], dtype=float)
-            bx.plot(ells, np.maximum(y, floor), ls, color=PALETTE[(4, 5, 9)[i]], marker="o", ms=2,
+            bx.plot(ells, np.maximum(y, floor), ls=ls, marker=mk, color=st["color"], ms=2.5, lw=1,
                     label=rf"{m}, $T={T}$")
     bx.axhline(floor, color="0.6", lw=0.6)
-    bx.set(xscale="log", yscale="log", xlabel=r"local loss $\ell$ (matched)",
-           ylabel=r"$G-G^*(\ell)$: above the frontier",
-           title=r"(b) $T$ descent steps, best $\eta$ and LP length")
-    bx.legend(ncol=2, fontsize=5.5, loc="lower left", title_fontsize=5.5,
-              title=r"solid FT, dashed LP-FT; $T=1$: both exactly 0;" "\n" r"grey line: values $<10^{-7}$ drawn at $10^{-7}$")
+    bx.set(xscale="log", yscale="log", xlabel=r"matched local loss $\ell$",
+           ylabel=r"excess global loss $G-G^*(\ell)$",
+           title=r"(b) $T$ steps: how far above the frontier")
+    # the key sits below the panels: it says what a point is and hides no curve
+    fig.legend(*bx.get_legend_handles_labels(), ncol=3, fontsize=5.5, loc="outside lower center", handlelength=3,
+               title_fontsize=5.5,
+               title=r"(b) a point: the lowest global loss $G$ that $T$ descent steps reach at local loss $\ell$ (best $\eta$;" "\n"
+                     r"LP-FT also its LP length) minus the frontier $G^*(\ell)$ of (a); 0 = on it, lower is better." "\n"
+                     r"Colour: method; line and marker: $T$. $T=1$: both exactly 0; values $<10^{-7}$ drawn at $10^{-7}$ (grey).")
     return fig
