@@ -77,11 +77,46 @@ class Config:
     def task(self) -> str:
         return "classification" if self.scenario in ("label", "longtail") else "regression"
 
+    def memory_terms(self) -> dict:
+        """Estimated bytes of the arrays :func:`simulate` allocates, by what they hold, each with the fields that
+        set its size, the first one first: ``{name: (bytes, fields)}``. Counts of float64 arrays alive at once:
+
+        * ``moments``: per-client ``d×d`` covariance and second moment, and one temporary (3 C d²);
+        * ``samples``: training and evaluation inputs and a temporary of the sampler (2 C (n_eval + n) d);
+        * ``features``: the global and personalized features on the evaluation points, their difference and
+          norms (4 C n_eval k; the linear model's features are the inputs, k = d);
+        * ``cross``: for ReLU or classification runs the client × client loss evaluates every model on every
+          client's points: the ``(C, C, n_eval, k)`` feature tensor (3 copies for ReLU: pre-activation,
+          activation, mask; 1 otherwise) and 4 ``(C, C, n_eval, p)`` logit arrays for classification;
+        * ``params``: parameters (``d k + (depth − 1) k² + k p`` per client), gradients, FedAvg's and the
+          strategy's copies (6 C P);
+        * ``training``: activations of the sampled training points and their gradients (4 C n k L, L hidden
+          layers) and 3 ``(C, n, p)`` logit arrays for classification.
+
+        Calibrated against tracemalloc's peak on small sizes (tests/test_bad_inputs.py): the total is never
+        below the measured peak and at most about 3 times it."""
+        C, d, n, ne = self.clients, self.d, self.n, self.n_eval
+        k = self.width or (self.m + self.clients)
+        cls = self.task == "classification"
+        p = self.n_classes if cls else 1
+        relu = self.model == "relu"
+        layers = self.depth if self.model == "deep" else (0 if self.model == "linear" else 1)
+        k_feat = d if self.model == "linear" else k
+        params = d * p if self.model == "linear" else d * k + (layers - 1) * k * k + k * p
+        cross = C * C * ne * ((3 * k if relu else (k_feat if cls else 0)) + (4 * p if cls else 0))
+        body = {"linear": ("d",), "deep": ("width", "depth", "d")}.get(self.model, ("width", "d"))
+        return {
+            "moments": (8 * 3 * C * d * d, ("d",)),
+            "samples": (8 * 2 * C * (ne + n) * d, ("n_eval", "n", "d") if ne >= n else ("n", "n_eval", "d")),
+            "features": (8 * 4 * C * ne * k_feat, ("n_eval",)),
+            "cross": (8 * cross, ("n_eval", "width")),
+            "params": (8 * 6 * C * params, body),
+            "training": (8 * (4 * C * n * k_feat * max(layers, 1) + (3 * C * n * p if cls else 0)), ("n",)),
+        }
+
     def memory_bytes(self) -> int:
-        """Estimated peak memory of :func:`simulate`: per-client ``d×d`` moments (twice: covariance and
-        second moment), the sampled training and evaluation inputs, and the client × client loss matrix."""
-        C, d, k = self.clients, self.d, self.width or (self.m + self.clients)
-        return 8 * (2 * C * d * d + C * (self.n_eval + 2 * self.n) * d + C * C * k * d)
+        """Estimated peak memory of :func:`simulate` (the sum of :meth:`memory_terms`, plus 1 MiB)."""
+        return sum(b for b, _ in self.memory_terms().values()) + 2 ** 20
 
     def validate(self, cli: bool = False) -> "Config":
         """Check every field (those of unselected strategies too) before any work.
@@ -133,14 +168,42 @@ class Config:
             raise ValueError(f"{name('n')} must be >= 1 for {opt('scenario', self.scenario)} with "
                              f"{opt('model', self.model)}: population moments exist only for the squared loss of "
                              "linear models")
-        need, limit = self.memory_bytes(), memory_limit()
-        if need > limit:
-            d_max = _largest_d(self, limit)
-            raise ValueError(f"{opt('d', self.d)} with {opt('clients', self.clients)} and {opt('n_eval', self.n_eval)} "
-                             f"needs about {need / 2**30:.3g} GiB of memory (estimate), more than the "
-                             f"{limit / 2**30:.3g} GiB allowed (half of this machine's memory); {name('d')} must be "
-                             f"in [1, {d_max}] with these sizes")
+        k = self.m + self.clients
+        if self.init == "ideal" and self.width not in (0, k):
+            raise ValueError(f"{opt('init', 'ideal')} fixes the width to k = {name('m')} + {name('clients')} = {k} "
+                             f"(B* has k rows); got {opt('width', self.width)}; use {opt('width', 0)} or "
+                             f"{opt('init', 'fedavg')}")
+        if self.task == "classification" and self.n_classes > self.d:
+            raise ValueError(f"{name('n_classes')} must be in [2, {self.d}] (one class direction per input dimension, "
+                             f"<= {name('d')}) for {opt('scenario', self.scenario)}, got {self.n_classes}")
+        probing = [s for s in self.strategies if s in ("lp", "lp-ft")]
+        if self.task == "classification" and self.lp_mode in ("exact", "partial") and probing:
+            raise ValueError(f"{opt('lp_mode', self.lp_mode)} needs the exact (least-squares) probe, which exists for "
+                             f"the squared loss only; {opt('scenario', self.scenario)} is classification (cross-entropy) "
+                             f"and {','.join(probing)} probe: use {opt('lp_mode', 'steps')}")
+        self._check_memory(name, opt)
         return self
+
+    def _check_memory(self, name, opt) -> None:
+        """Refuse a run whose memory estimate exceeds :func:`memory_limit`, naming the field behind the largest
+        array and the largest value of it that fits with the other sizes (or, if none does, the next one)."""
+        need, limit = self.memory_bytes(), memory_limit()
+        if need <= limit:
+            return
+        what, (size, fields) = max(self.memory_terms().items(), key=lambda kv: kv[1][0])
+        fields = [f for f in fields if f != "width" or self.width] or list(fields)
+        fits = {f: _largest_fitting(self, f, limit) for f in fields}
+        field = next((f for f in fields if fits[f] is not None), fields[0])
+        sizes = ", ".join(opt(f, getattr(self, f)) for f in ("d", "clients", "n", "n_eval", "width", "depth")
+                          if f != field and (f != "depth" or self.model == "deep") and (f != "width" or self.width)
+                          and (f != "n" or self.n))
+        head = (f"{opt(field, getattr(self, field))} with {sizes} needs about {need / 2**30:.3g} GiB of memory "
+                f"(estimate; the largest arrays: {what}, {size / 2**30:.3g} GiB), more than the "
+                f"{limit / 2**30:.3g} GiB allowed (half of this machine's memory)")
+        if fits[field] is not None:
+            raise ValueError(f"{head}; {name(field)} must be in [{_FLOOR[field]}, {fits[field]}] with these sizes")
+        raise ValueError(f"{head}; even {opt(field, _FLOOR[field])} does not fit: lower "
+                         f"{' or '.join(name(f) for f in ('clients', 'n_eval', 'n', 'd') if f != field)}")
 
     def _check_split(self, name) -> None:
         text = str(self.split).strip()
@@ -169,14 +232,21 @@ INT_RANGES = {
     "local_steps": (1, 100_000), "steps": (0, 1_000_000), "lp_steps": (0, 1_000_000), "soup_size": (1, 1_000),
     "lss_verts": (0, 1_000), "lora_rank": (1, 100_000), "seed": (0, 2**63 - 1),
 }
+#: Largest magnitude of a real knob without a natural bound: scales, strengths and step sizes enter the losses
+#: squared (and multiplied by the data), so beyond this float64 overflows (``--noise 1e300``) or a step diverges
+#: on the first step anyway.
+REAL_MAX = 1e6
 #: Ranges of the real fields (keyword arguments of :func:`lpft_theory._validate.real`); every value finite.
 REAL_RANGES = {
-    "lam": dict(low=0.0), "eps": dict(low=0.0), "shift": dict(low=0.0), "overlap": dict(low=0.0, high=1.0),
-    "alpha": dict(low=0.0, low_open=True), "noise": dict(low=0.0), "fed_eta": dict(low=0.0, low_open=True),
-    "eta": dict(low=0.0, low_open=True), "lp_eta": dict(low=0.0, low_open=True), "lp_alpha": dict(low=0.0, high=1.0),
-    "mu": dict(low=0.0), "sparsity": dict(low=0.0, high=1.0, high_open=True), "lss_div": dict(low=0.0),
-    "lss_aff": dict(low=0.0), "purify_lam": dict(low=0.0), "residual_alpha": dict(low=0.0, high=1.0),
-    "align_lam": dict(low=0.0), "flood": dict(low=0.0),
+    "lam": dict(low=0.0, high=REAL_MAX), "eps": dict(low=0.0, high=REAL_MAX), "shift": dict(low=0.0, high=REAL_MAX),
+    "overlap": dict(low=0.0, high=1.0), "alpha": dict(low=0.0, low_open=True, high=REAL_MAX),
+    "noise": dict(low=0.0, high=REAL_MAX), "fed_eta": dict(low=0.0, low_open=True, high=REAL_MAX),
+    "eta": dict(low=0.0, low_open=True, high=REAL_MAX), "lp_eta": dict(low=0.0, low_open=True, high=REAL_MAX),
+    "lp_alpha": dict(low=0.0, high=1.0), "mu": dict(low=0.0, high=REAL_MAX),
+    "sparsity": dict(low=0.0, high=1.0, high_open=True), "lss_div": dict(low=0.0, high=REAL_MAX),
+    "lss_aff": dict(low=0.0, high=REAL_MAX), "purify_lam": dict(low=0.0, high=REAL_MAX),
+    "residual_alpha": dict(low=0.0, high=1.0), "align_lam": dict(low=0.0, high=REAL_MAX),
+    "flood": dict(low=0.0, high=REAL_MAX),
 }
 
 
@@ -188,11 +258,19 @@ def memory_limit() -> int:
         return 8 * 2**30
 
 
-def _largest_d(cfg: Config, limit: int) -> int:
-    lo, hi = 1, max(cfg.d, 1)
-    while lo < hi:  # memory_bytes grows with d: bisect for the largest d that fits
+#: The smallest value of each size field that the memory refusal may suggest (width 0 means the default k).
+_FLOOR = {"d": 1, "n": 1, "n_eval": 1, "width": 1, "depth": 1}
+
+
+def _largest_fitting(cfg: Config, field: str, limit: int) -> int | None:
+    """The largest value of ``field`` in ``[floor, current]`` whose memory estimate fits ``limit`` (None if none)."""
+    lo = _FLOOR[field]
+    if replace(cfg, **{field: lo}).memory_bytes() > limit:
+        return None
+    hi = max(getattr(cfg, field), lo)
+    while lo < hi:  # the estimate grows with every size: bisect
         mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if replace(cfg, d=mid).memory_bytes() <= limit else (lo, mid - 1)
+        lo, hi = (mid, hi) if replace(cfg, **{field: mid}).memory_bytes() <= limit else (lo, mid - 1)
     return lo
 
 
@@ -302,8 +380,14 @@ def simulate(cfg: Config, progress=None, *, cli: bool = False) -> dict:
         if progress is not None:
             progress("FedAvg")
 
-    base = cross_matrix(arch, tuple(np.broadcast_to(p, (scen.n_clients,) + p.shape) for p in params_G),
-                        eval_data, loss=loss, half=cfg.half)
+    per_client_G = tuple(np.broadcast_to(p, (scen.n_clients,) + p.shape) for p in params_G)
+    if cfg.flood > 0:  # a flood level above every client's starting loss only ascends (and hides the growth guard)
+        top = float(np.max(arch.loss(per_client_G, train, loss, cfg.half)))
+        if cfg.flood >= top:
+            raise ValueError(f"{opt('flood', cfg.flood)} is at or above every client's training loss at the global "
+                             f"model (largest {top:.4g}), so flooding would only ascend; {name('flood')} must be in "
+                             f"[0, {top:.4g}) here")
+    base = cross_matrix(arch, per_client_G, eval_data, loss=loss, half=cfg.half)
     rows = {}
     feats_G = arch.features(params_G, evals.X)
     est, exact = stable(params_G)
