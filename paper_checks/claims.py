@@ -218,7 +218,7 @@ BUILT_IN = [
        'max error of the one-step feature change vs autograd', None),
     _d('tomihari-head-scaling', 'identity',
        'The one-step feature change is linear in the head norm and the logit change it causes quadratic',
-       'exponents of the feature and logit change in the head scale', None),
+       'exponents of the feature and logit change in the head scale', None, 'statement'),
     _d('tomihari-lora-kernel-stated', 'bound',
        "LoRA vs FT kernels as stated (Prop. 4.4): ||K_LoRA - K_FT|| <= c eps ||V_0 V_0^T|| with probability >= 1 - 4 exp(-(eps^2 - eps^3) r/4) (||x||, ||x'|| <= 1, A_2 ~ N(0, sigma^2), c = 1)",
        'fraction of draws violating the stated inequality vs the stated probability', None),

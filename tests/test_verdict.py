@@ -102,6 +102,7 @@ def test_an_interval_touching_zero_is_not_for_the_claim():
     """The mutation 'lo = 0 counts as for': an effect whose interval ends exactly at 0 is not evidence."""
     e = {"mean": 0.05, "lo": 0.0, "hi": 0.1, "n": 10, "level": 0.95}
     assert judge({"s": e}, delta=None).sides["s"] == "inconclusive"
+    assert holm({"s": 0.025}, 0.025) == {"s": False}  # a p-value exactly at the level does not reject
 
 
 def test_holm_corrects_across_the_family():
@@ -162,3 +163,21 @@ def test_every_built_in_check_is_declared():
 
     for cid in paper_checks.check_ids():
         assert declaration(cid).statement == statements()[cid]
+
+
+def test_the_mutation_harness_applies_exactly_once_and_flags_stale_snippets(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mutation_run", Path(__file__).parent / "mutation_run.py")
+    mr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mr)
+    (tmp_path / "f.py").write_text("a = 1\nb = 1\n")
+    mr.apply(mr.Mutation("ok", "f.py", "a = 1", "a = 2", ()), tmp_path)
+    assert (tmp_path / "f.py").read_text() == "a = 2\nb = 1\n"
+    with pytest.raises(ValueError, match="stale"):
+        mr.apply(mr.Mutation("gone", "f.py", "c = 3", "c = 4", ()), tmp_path)
+    with pytest.raises(ValueError, match="stale"):
+        mr.apply(mr.Mutation("twice", "f.py", " = ", " == ", ()), tmp_path)
+    for m in mr.MUTATIONS:  # every listed mutation still matches the tree exactly once
+        text = (mr.ROOT / m.path).read_text()
+        assert text.count(m.old) == 1, f"stale mutation {m.name!r}"
