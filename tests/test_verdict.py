@@ -170,6 +170,9 @@ def test_the_mutation_harness_applies_exactly_once_and_flags_stale_snippets(tmp_
 
     spec = importlib.util.spec_from_file_location("mutation_run", Path(__file__).parent / "mutation_run.py")
     mr = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules["mutation_run"] = mr  # dataclasses look their module up there
     spec.loader.exec_module(mr)
     (tmp_path / "f.py").write_text("a = 1\nb = 1\n")
     mr.apply(mr.Mutation("ok", "f.py", "a = 1", "a = 2", ()), tmp_path)
