@@ -1,13 +1,16 @@
-"""Figure — real images: the tuned methods on federated digits, the FedAvg plateau and FT over local steps."""
+"""Figure — real images: each method's Global against FT's at matched Local (a forest plot), the FedAvg plateau,
+and FT over local steps."""
 import numpy as np
 
 from lpft_theory.empirical.experiment import METHODS, study
 from lpft_theory.stats import mean_ci
 
-from ._style import PALETTE, figure
+from ._style import figure, method_style
 
 NAME = "real_digits"
-TITLE = "Digits (covariate shift, MLP): tuned methods, the FedAvg plateau, and FT over local steps"
+TITLE = "Digits (covariate shift, MLP): Global vs FT at matched Local, the FedAvg plateau, and FT over local steps"
+FOREST = ("matched Local", "tuned")  # the primary protocol first; the second drawn beside it, open
+REF = "FT"
 
 
 def _ci(values) -> dict:
@@ -17,6 +20,17 @@ def _ci(values) -> dict:
 def _row(run, method: str, key: str, variant: str = "tuned") -> float:
     v = run["variants"][variant]
     return v["base"][key] if method == "Global model" else v["rows"][method][key]
+
+
+def forest(runs: list, variants=FOREST, ref: str = REF) -> dict:
+    """Per protocol variant and method, the paired (seed by seed) difference to ``ref`` of test Global and
+    Local accuracy: mean and 95% t-interval over seeds."""
+    out = {}
+    for v in variants:
+        rows = [r["variants"][v]["rows"] for r in runs]
+        out[v] = {m: {k: _ci([x[m][k] - x[ref][k] for x in rows]) for k in ("global", "local")}
+                  for m in rows[0] if m != ref}
+    return out
 
 
 def compute(quick=True, seed=0):
@@ -30,31 +44,36 @@ def compute(quick=True, seed=0):
         sweep[which] = {"steps": steps, **{k: [_ci([r["sweep"][which][i][k] for r in runs]) for i in range(len(steps))]
                                            for k in ("local", "global")}}
     return {"config": res["config"], "tuned": tuned, "sweep": sweep, "interval": "95% Student-t over seeds",
+            "forest": {"vs": REF, "variants": forest(runs),
+                       "matched_level_val_local": [r["variants"]["matched Local"]["level"] for r in runs]},
             "plateau_curves": [r["global_models"]["converged"]["curve"] for r in runs],
             "rounds": {w: [r["global_models"][w]["rounds"] for r in runs] for w in runs[0]["global_models"]},
             "test_acc": {w: _ci([r["global_models"][w]["test_acc"] for r in runs]) for w in runs[0]["global_models"]}}
 
 
 def plot(data):
-    fig, (a, b, c) = figure(3, height=2.7, width=7.0)  # 0.2 in for the legend below
+    fig, (a, b, c) = figure(3, height=2.7, width=7.0)
     a.get_gridspec().set_width_ratios([1, 1, 1.25])  # (c)'s title is wider than an even third: it stays in the canvas
-    a.plot(0, 0, "*", color="black", ms=7, label="global model", zorder=5)
-    for i, name in enumerate(METHODS):
-        x, y = data["tuned"][name]["local"], data["tuned"][name]["global"]
-        a.errorbar(x["mean"], y["mean"], xerr=[[x["mean"] - x["lo"]], [x["hi"] - x["mean"]]],
-                   yerr=[[y["mean"] - y["lo"]], [y["hi"] - y["mean"]]], fmt="osD^v<>"[i % 7], ms=3.5,
-                   color=PALETTE[i], label=name, capsize=1.5, lw=0.7, alpha=0.9)
-    a.axhline(0, color="0.5", lw=0.5)
-    a.axvline(0, color="0.5", lw=0.5)
-    a.set(xlabel=r"$\Delta$ local accuracy vs global model", ylabel=r"$\Delta$ global accuracy (other clients)",
-          title="(a) tuned, paired 95% CI")
-    fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=8, fontsize=6,
-               frameon=False)
+    F = data["forest"]
+    methods = [m for m in METHODS if m in F["variants"][FOREST[0]]]  # the study's order (JSON sorts keys)
+    y = np.arange(len(methods))[::-1].astype(float)  # first method on top
+    for v, dy, filled in zip(F["variants"], (0.14, -0.14), (True, False)):
+        for yy, m in zip(y, methods):
+            g, st = F["variants"][v][m]["global"], method_style(m)
+            a.errorbar(g["mean"], yy + dy, xerr=[[g["mean"] - g["lo"]], [g["hi"] - g["mean"]]], fmt=st["marker"],
+                       color=st["color"], mfc=st["color"] if filled else "white", ms=4, capsize=1.5, lw=0.9)
+        a.plot([], [], "o", color="0.3", mfc="0.3" if filled else "white", ms=4, label=v)
+    a.axvline(0, color="0.2", lw=0.8)
+    a.set_yticks(y, methods)
+    a.set_ylim(y[-1] - 0.6, y[0] + 0.6)
+    a.set(xlabel=rf"$\Delta$ Global accuracy vs {F['vs']} (paired)", title=f"(a) vs {F['vs']}: mean, 95% CI over seeds")
+    fig.legend(*a.get_legend_handles_labels(), fontsize=6, loc="outside lower left", ncol=2, frameon=False,
+               title="(a) protocol: filled = matched Local (primary), open = tuned", title_fontsize=6)
     for i, curve in enumerate(data["plateau_curves"]):
         r, v = np.array(curve).T
-        b.plot(r, v, color=PALETTE[0], lw=0.8, alpha=0.8, label="seeds" if i == 0 else None)
-        b.plot(r[-1], v[-1], "o", color=PALETTE[0], ms=3)
-    b.axvline(data["config"]["short_rounds"], color=PALETTE[3], ls="--", lw=0.8,
+        b.plot(r, v, color="0.25", lw=0.8, alpha=0.8, label="seeds" if i == 0 else None)  # FedAvg: no method colour
+        b.plot(r[-1], v[-1], "o", color="0.25", ms=3)
+    b.axvline(data["config"]["short_rounds"], color="0.5", ls="--", lw=0.8,
               label=f"{data['config']['short_rounds']} rounds (old protocol)")
     acc = data["test_acc"]
     b.set(xlabel="FedAvg rounds", ylabel="validation cross-entropy", yscale="log",
@@ -66,7 +85,7 @@ def plot(data):
         if which not in data["sweep"]:
             continue
         s = data["sweep"][which]
-        for key, col in (("global", PALETTE[0]), ("local", PALETTE[1])):
+        for key, col in (("global", "k"), ("local", "#882255")):  # all FT: not the method colours
             m = np.array([e["mean"] for e in s[key]])
             lo, hi = np.array([e["lo"] for e in s[key]]), np.array([e["hi"] for e in s[key]])
             model = "plateau" if which == "converged" else "30-round"
