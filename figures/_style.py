@@ -23,7 +23,7 @@ METHOD_STYLE = {
     "Sparse": {"color": "#CC79A7", "marker": "D"},    # reddish purple
     "LSS": {"color": "#5C5C5C", "marker": "v"},       # dark grey
     "LP-FT": {"color": "#D55E00", "marker": "P"},     # vermillion
-    "LP": {"color": "#56B4E9", "marker": "X"},        # sky blue
+    "LP": {"color": "#56B4E9", "marker": "h"},        # sky blue
     "global model": {"color": "#000000", "marker": "*"},
 }
 #: The parts of a global-change attribution (exact hybrid models), the same in every figure.
