@@ -2,7 +2,7 @@
 from lpft_theory import studies
 
 from ._ci import errorbars, group_ci
-from ._style import PALETTE, figure
+from ._style import figure, method_style
 
 NAME = "flooding"
 TITLE = "Flooding: global accuracy of FT and LP-FT when both are held at local loss b"
@@ -20,7 +20,9 @@ def plot(data):
     for ax, key in ((a, "global_acc"), (b, "train_loss")):
         for i, name in enumerate(dict.fromkeys(c["strategy"] for c in data["ci"][key])):
             cis = [c for c in data["ci"][key] if c["strategy"] == name]
-            errorbars(ax, cis, lambda c: levels.index(c["b"]), name, PALETTE[i], offset=0.12 * (i - 0.5))
+            st = method_style(name)
+            errorbars(ax, cis, lambda c: levels.index(c["b"]), name, st["color"], marker=st["marker"],
+                      offset=0.12 * (i - 0.5))
         ax.set_xticks(range(len(levels)), [f"{b:g}" for b in levels])
         ax.set_xlabel("flood level $b$ (categorical axis; 0 = none)")
     a.set(ylabel="global accuracy (other clients)")

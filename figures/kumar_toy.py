@@ -6,7 +6,7 @@ from lpft_theory import Samples, gradient_flow, two_layer
 from lpft_theory.metrics import distortion_split
 from lpft_theory.strategies import lp
 
-from ._style import PALETTE, figure
+from ._style import figure, method_style
 
 NAME = "kumar_toy"
 TITLE = r"Features change only in the span $S$ of the training data (Lemma A.3): $B_t u = B_0 u$ for $u \in S^\perp$"
@@ -43,15 +43,16 @@ def plot(data):
     s = np.linspace(-0.6, 0.6, 2)
     a.plot(P[0, 0] + s * x1[0], P[0, 1] + s * x1[1], color="0.6", lw=0.8, label=r"$B_0 + S$")
     a.plot(P[0, 0] - s * x1[1], P[0, 1] + s * x1[0], color="0.6", lw=0.8, ls="--", label=r"$B_0 + S^\perp$")
-    a.plot(P[:, 0], P[:, 1], "o-", ms=2, color=PALETTE[0], label=r"$B_t$ (FT, flow)")
+    a.plot(P[:, 0], P[:, 1], "o-", ms=2, color=method_style("FT")["color"], label=r"$B_t$ (FT, flow)")
     a.set(xlabel=r"$B_{1}$", ylabel=r"$B_{2}$", title="(a) $d = 2$: $B_t$ moves along $S$", aspect="equal")
     a.legend(loc="lower left")
     t = data["times"]
     noise = 1e-13  # float64 round-off of O(1) entries, accumulated over the integration
     b.axhspan(0, noise, color="0.85", lw=0, label=r"round-off ($<10^{-13}$): exactly 0")
-    for i, (name, n) in enumerate(data["norms"].items()):
-        b.plot(t, n["on_S"], color=PALETTE[i], marker="o", ms=2, label=f"{name}: on $S$")
-        b.plot(t, n["on_S_perp"], color=PALETTE[i], ls="--", label=rf"{name}: on $S^\perp$")
+    for name, n in data["norms"].items():
+        st = method_style(name)
+        b.plot(t, n["on_S"], color=st["color"], marker=st["marker"], ms=2, label=f"{name}: on $S$")
+        b.plot(t, n["on_S_perp"], color=st["color"], ls="--", label=rf"{name}: on $S^\perp$")
     # symlog: t = 0 (no change yet, exactly 0) and round-off stay visible instead of falling off a log axis
     b.set_yscale("symlog", linthresh=noise, linscale=0.6)
     b.set_xscale("symlog", linthresh=1e-3)  # t = 0 stays on the axis
