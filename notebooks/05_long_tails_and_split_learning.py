@@ -18,9 +18,12 @@ import numpy as np
 import pandas as pd
 
 import synthetic
+from figures import longtail as longtail_figure
+from figures import split as split_figure
 from lpft_theory import Samples, linear
-from lpft_theory import studies
 from lpft_theory.strategies import purify
+# the figures package selects a file-only backend when imported; show plots inline again in Jupyter:
+# %matplotlib inline
 
 # a two-parameter linear model whose task gradient conflicts with the distillation gradient
 arch = linear(2)
@@ -31,9 +34,11 @@ _, g_ce = arch.value_and_grad(params, task)
 _, g_kd = arch.value_and_grad(params, teacher)
 t = purify(1.0, arch, teacher, lam=1.0)
 step, state = t.update(g_ce, t.init(params), params, None, 0)
-print("task gradient     ", g_ce[0].ravel())
-print("distillation grad ", g_kd[0].ravel())
-print("purified step     ", step[0].ravel(), " (orthogonal to the distillation gradient; conflicts:", state["conflicts"], ")")
+vectors = pd.DataFrame({"task gradient g_CE": g_ce[0].ravel(), "distillation gradient g_KD": g_kd[0].ravel(),
+                        "purified step": step[0].ravel()}, index=pd.Index(["θ_1", "θ_2"], name="coordinate")).T
+print(vectors.to_string(float_format="{:+.3f}".format))
+print(f"⟨purified step, g_KD⟩ = {float(step[0].ravel() @ g_kd[0].ravel()):+.1e};  "
+      f"conflicts detected: {int(np.sum(state['conflicts']))}")
 
 # %% [markdown]
 # ## The long-tail study
@@ -41,9 +46,18 @@ print("purified step     ", step[0].ravel(), " (orthogonal to the distillation g
 # FedAvg on the head with and without purification, then personalization by FT or by a residual head.
 
 # %%
-rows = pd.DataFrame(studies.longtail_study(quick=True)["rows"])
-table = rows.groupby("model")[["balanced", "head", "medium", "tail", "personalized"]].mean().round(3)
-print(table)
+longtail = longtail_figure.compute(quick=True, seed=0)  # studies.longtail_study with its 95% intervals
+rows = pd.DataFrame(longtail["rows"])
+table = rows.groupby("model", sort=False)[["balanced", "head", "medium", "tail", "personalized"]].mean()
+print(f"accuracy, mean over {rows.seed.nunique()} seeds")
+print(table.to_string(float_format="{:.3f}".format))
+
+# %% [markdown]
+# Figure `longtail`: accuracy on the head, medium and tail classes and balanced accuracy, for each model
+# (95% t-intervals over seeds).
+
+# %%
+fig = longtail_figure.plot(longtail)
 
 # %% [markdown]
 # * FedAvg's balanced accuracy falls below zero-shot: the head classes take over (tail accuracy collapses).
@@ -54,8 +68,18 @@ print(table)
 # ## Split fine-tuning with alignment
 
 # %%
-split = pd.DataFrame(studies.split_study(quick=True)["rows"])
-print(split[split.split == "cycle"].groupby("lam")[["local", "global"]].mean().round(4))
+split_data = split_figure.compute(quick=True, seed=0)  # studies.split_study with its 95% intervals
+split = pd.DataFrame(split_data["rows"])
+by_lam = split[split.split == "cycle"].groupby("lam")[["local", "global"]].mean().rename_axis("alignment λ")
+print("heterogeneous splits s_k = k mod 4: loss, mean over seeds")
+print(by_lam.to_string(float_format="{:.4f}".format))
+
+# %% [markdown]
+# Figure `split`: global and local loss against the alignment weight, for each split point
+# ("cycle": a different split per client).
+
+# %%
+fig = split_figure.plot(split_data)
 
 # %% [markdown]
 # Raising the alignment weight λ trades local fit for global performance: the personal layers are pulled
@@ -65,13 +89,19 @@ print(split[split.split == "cycle"].groupby("lam")[["local", "global"]].mean().r
 # 1. How many of the 10 classes are head, medium and tail classes in `synthetic.long_tail(imbalance=100)`?
 # 2. In the split study, does a deeper split (s = 3) personalize more than s = 1 without alignment?
 # 3. What fraction of the balanced accuracy lost by FedAvg does purification recover here?
-#
-# ## Solutions
 
 # %%
+# Your answers here.
+
+# %% [markdown] tags=["solution"]
+# ## Solutions
+
+# %% tags=["solution"]
 lt = synthetic.long_tail(20, 10, 5, imbalance=100.0, rng=0)
-print("1.", {k: len(v) for k, v in lt.groups.items()})
+print("1. classes per group:", ", ".join(f"{k} {len(v)}" for k, v in lt.groups.items()))
 s0 = split[split.lam == 0.0].groupby("split")["local"].mean()
-print("2.", s0["3"] < s0["1"])
+print(f"2. local loss without alignment: s = 1 {s0['1']:.4f}, s = 3 {s0['3']:.4f} -> deeper split personalizes more: "
+      f"{'yes' if s0['3'] < s0['1'] else 'no'}")
 m = table["balanced"]
-print("3.", (m["FedAvg+purify"] - m["FedAvg"]) / (m["zero-shot"] - m["FedAvg"]))
+recovered = (m["FedAvg+purify"] - m["FedAvg"]) / (m["zero-shot"] - m["FedAvg"])
+print(f"3. purification recovers {recovered:.0%} of the balanced accuracy FedAvg lost")
