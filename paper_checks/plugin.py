@@ -17,6 +17,14 @@ protocol follows from the kind by the same rule as the built-in claims) and regi
 its :class:`~paper_checks.verdict.Verdict` through the shared rule (:func:`~paper_checks.verdict.judge` for
 comparisons, :func:`~paper_checks.verdict.bound_status` plus :func:`lpft_theory.adversary.search` for "for all"
 statements). :func:`run_file` executes a file and runs its claims.
+
+Beyond the synthetic method comparison of :func:`compare`, :func:`judged` decides any claim whose evidence is a
+set of interval estimates (``effects(ctx) -> {setting: mean_ci(...)}``) by :func:`~paper_checks.verdict.judge`.
+:func:`for_all` also takes the closed-form-vs-simulation part of an identity (``instances(ctx)``: violations
+among drawn instances, counted with the adversary's), a stated condition (``condition=``, resolved into the
+paper's or a derived condition like the built-in ones), a budget per mode (``budget=(quick, full)``) and a
+``figure``. Every helper returns the check function, so a module of built-in claims is a list of calls
+(``CHECKS = [for_all(...), judged(...)]``).
 """
 from __future__ import annotations
 
@@ -28,16 +36,21 @@ import numpy as np
 from lpft_theory.adversary import Space, search
 
 from .claims import Declaration, register
-from .verdict import Verdict, bound_status, claim, judge
+from .verdict import Verdict, bound_status, claim, condition_status, judge
 
 _COLLECTED: list = []
 SCENARIOS = ("concept", "combined", "label")
 
 
-def _add(decl: Declaration, fn):
+def _add(decl: Declaration, fn, figure: str | None = None):
     register(decl)
-    _COLLECTED.append(claim(decl.id)(fn))
+    _COLLECTED.append(claim(decl.id, figure)(fn))
     return fn
+
+
+def _budget(budget, quick: bool) -> int:
+    """An evaluation budget: one int, or ``(quick, full)``."""
+    return int(budget[0] if quick else budget[1]) if isinstance(budget, (tuple, list)) else int(budget)
 
 
 def compare(claim_id: str, statement: str, *, better: str, than, scenario: str = "combined", delta: float = 0.01,
@@ -87,32 +100,77 @@ def compare(claim_id: str, statement: str, *, better: str, than, scenario: str =
     return _add(decl, check)
 
 
-def for_all(claim_id: str, statement: str, *, space: Space, margin, budget: int = 400, kind: str = "bound",
-            tol: float = 0.0, source: str = "user claim"):
+def for_all(claim_id: str, statement: str, *, space: Space, margin, budget=400, kind: str = "bound",
+            tol: float = 0.0, source: str = "user claim", statistic: str = "", figure: str | None = None,
+            instances=None, condition: tuple = (), condition_by: str = ""):
     """Claim: ``margin(instance) >= -tol`` for every instance of ``space`` (``margin`` < 0 where the statement
-    fails). Decided by :func:`lpft_theory.adversary.search` with ``budget`` evaluations (a quarter of them random
-    instances): ``confirmed`` when the adversary did not break it, ``refuted`` with its instance otherwise."""
+    fails). Decided by :func:`lpft_theory.adversary.search` with ``budget`` evaluations (an int, or
+    ``(quick, full)``; a quarter of them random instances): ``confirmed`` when the adversary did not break it,
+    ``refuted`` with its instance otherwise.
+
+    ``instances(ctx) -> dict``, optional: the drawn-instance part of the claim (e.g. a closed form against the
+    engine's simulation), whose ``"violations"`` and ``"instances"`` counts join the adversary's in
+    :func:`~paper_checks.verdict.bound_status` and whose other entries become evidence.
+    ``condition=(formula, words)`` with ``condition_by`` (``"paper"``, ``"derived"`` or ``"statement"``): a
+    ``condition`` claim that holds on every instance is resolved into the paper's or a derived condition
+    (:func:`~paper_checks.verdict.condition_status`); the margin is then "outcome on the side the condition
+    predicts"."""
     if kind not in ("bound", "identity", "condition", "frontier"):
         raise ValueError(f"{claim_id}: a for-all claim's kind is bound, identity, condition or frontier, got {kind!r}")
-    decl = Declaration(claim_id, kind, statement, "worst margin over the instance space (adversarial search)",
+    if condition and kind != "condition":
+        raise ValueError(f"{claim_id}: condition=(formula, words) belongs to kind='condition', got kind={kind!r}")
+    if condition and (len(condition) != 2 or not condition_by):
+        raise ValueError(f"{claim_id}: condition must be (formula, words) with condition_by 'paper', 'derived' or "
+                         "'statement'")
+    decl = Declaration(claim_id, kind, statement, statistic or "worst margin over the instance space (adversarial "
+                       "search)", condition_by=condition_by,
                        scope=f"box {dict(zip(space.names, zip(space.lo, space.hi)))}")
 
     def check(ctx) -> Verdict:
-        res = search(margin, space, budget=budget, rng=ctx.seed)
-        status = bound_status(int(res.worst_margin < -tol), 1)
-        status = "confirmed" if status == "confirmed" else "refuted"
-        return Verdict(claim_id, statement, source, status, {"adversary": res.to_dict(), "tolerance": tol},
-                       counterexample={} if status == "confirmed" else {"instance": res.instance,
-                                                                         "margin": res.worst_margin},
+        drawn = dict(instances(ctx)) if instances is not None else {}
+        bad, total = int(drawn.pop("violations", 0)), int(drawn.pop("instances", 0))
+        res = search(margin, space, budget=_budget(budget, ctx.quick), rng=ctx.seed)
+        broken = int(res.worst_margin < -tol)
+        holds = bound_status(bad + broken, total + 1) == "confirmed"
+        status = (condition_status(total + 1, total + 1, True) if holds else "refuted") if condition else (
+            "confirmed" if holds else "refuted")
+        return Verdict(claim_id, statement, source, status,
+                       {"adversary": res.to_dict(), "tolerance": tol, **drawn,
+                        **({"drawn_instances": {"violations": bad, "instances": total}} if total else {})},
+                       condition=condition[0] if condition else "", condition_words=condition[1] if condition else "",
+                       counterexample={} if holds else ({"instance": res.instance, "margin": res.worst_margin}
+                                                        if broken else {"drawn": drawn}),
                        decided_by=f"adversary: worst margin {res.worst_margin:.3g} in {res.evaluations} of "
-                                  f"{res.budget} evaluations (random sampling alone: {res.random_worst:.3g})")
+                                  f"{res.budget} evaluations (random sampling alone: {res.random_worst:.3g})"
+                                  + (f"; {bad} of {total} drawn instances violated it" if total else ""))
 
-    return _add(decl, check)
+    return _add(decl, check, figure)
 
 
-def custom(decl: Declaration, check):
+def judged(claim_id: str, statement: str, *, effects, kind: str = "recipe-behaviour", expect_positive: bool = True,
+           delta: float | None = 0.01, statistic: str = "", source: str = "user claim", figure: str | None = None,
+           scope: str = ""):
+    """Claim decided by :func:`~paper_checks.verdict.judge` on interval estimates: ``effects(ctx)`` returns
+    ``{setting: estimate}`` (``lpft_theory.stats.mean_ci`` / ``paired_difference``), or ``(effects, evidence)``.
+    Every setting is one member of the Holm family; ``expect_positive`` is the claimed sign."""
+    decl = Declaration(claim_id, kind, statement, statistic or "the effect per setting, paired over draws", delta,
+                       scope=scope)
+
+    def check(ctx) -> Verdict:
+        from ._robustness import verdict
+
+        out = effects(ctx)
+        eff, extra = out if isinstance(out, tuple) else (out, {})
+        j = judge(eff, expect_positive)
+        return verdict(claim_id, statement, source, j, {"effects": eff, **extra},
+                       counterexample={"effects": eff, "check": f"{claim_id} (rerun with the same seed)"})
+
+    return _add(decl, check, figure)
+
+
+def custom(decl: Declaration, check, figure: str | None = None):
     """Any other claim: a declaration and a check ``check(ctx) -> Verdict`` that decides through the shared rule."""
-    return _add(decl, check)
+    return _add(decl, check, figure)
 
 
 def run_file(path, quick: bool = True, seed: int = 0, progress=None) -> list[Verdict]:
@@ -128,9 +186,9 @@ def run_file(path, quick: bool = True, seed: int = 0, progress=None) -> list[Ver
     runpy.run_path(str(p), run_name="lpft_user_claims")
     fns = _COLLECTED[start:]
     if not fns:
-        raise ValueError(f"--claims {path}: the file declares no claim (call paper_checks.plugin.compare, for_all "
-                         "or custom)")
+        raise ValueError(f"--claims {path}: the file declares no claim (call paper_checks.plugin.compare, for_all, "
+                         "judged or custom)")
     return run_checks(quick, seed, fns=fns, progress=progress)
 
 
-__all__ = ["compare", "for_all", "custom", "run_file", "Space", "np"]
+__all__ = ["compare", "for_all", "judged", "custom", "run_file", "Space", "np"]
