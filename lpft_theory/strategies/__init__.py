@@ -16,6 +16,7 @@
 | :func:`split_ft` | client-owned layers up to ``s_k`` + head, alignment ``λ·A_k`` |
 | :func:`flooded` | any strategy with ``∇L → sign(L − b)∇L`` |
 | :func:`lora_ft` | body ``W = W_G + A_1A_2`` (rank r), GD on the factors and the head |
+| :func:`surgical_ft` | GD on chosen blocks only; :func:`first_layer_ft` the first layer alone |
 """
 from . import registry
 from .base import Strategy, broadcast_clients, n_clients
@@ -26,8 +27,9 @@ from .lora import lora, lora_factors, lora_ft
 from .regularized import proximal, proximal_ft, snip_masks, sparse_ft
 from .soups import lss, soup
 from .split import alignment_grads, split_ft
+from .surgical import first_layer_ft, surgical_ft
 
 __all__ = ["Strategy", "broadcast_clients", "n_clients", "exact_head", "ft", "global_only", "local_only", "lp",
            "lp_ft", "prototype_head", "purified_ft", "purify", "residual", "teacher_data", "flood", "flooded",
            "proximal", "proximal_ft", "snip_masks", "sparse_ft", "lss", "soup", "alignment_grads", "split_ft",
-           "lora", "lora_factors", "lora_ft", "registry"]
+           "lora", "lora_factors", "lora_ft", "surgical_ft", "first_layer_ft", "registry"]
