@@ -8,7 +8,7 @@ from . import (chen2025, chen2025_empirical, chen2025_real, collins2022, fedpure
 from .claims import declaration, finalise, primary_of, statements
 from .verdict import CURRENT_DELTA, GLOSSARY, STATUSES, Verdict
 
-MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl, "collins2022": collins2022, "foundations": foundations, "tomihari2024": tomihari2024, "ren2023": ren2023}
+MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real, "kumar2022": kumar2022, "fedpurel": fedpurel, "flexpsfl": flexpsfl, "collins2022": collins2022, "foundations": foundations, "tomihari2024": tomihari2024, "ren2023": ren2023, "next_theory": __import__("paper_checks.next_theory", fromlist=["CHECKS"])}
 
 
 @dataclass(frozen=True)
