@@ -12,6 +12,7 @@ NAMES = [
     "overfitting", "distortion_scatter", "flooding", "longtail", "split", "local_global", "attribution",  # synthetic empirical analogues
     "fedavg_angles", "collins_phase", "lpft_distortion", "ren_energy", "lora_kernel",  # what FedAvg learns
     "real_digits", "real_tradeoff", "real_attribution",  # real images
+    "forgetting", "surgical", "lora_fed", "transfer",  # forgetting, which block, federated LoRA, transfer
 ]
 FORMATS = ("png", "pdf", "svg")
 
