@@ -56,3 +56,37 @@ def test_not_a_python_file_or_missing(tmp_path):
 def test_a_for_all_space_must_be_a_box():
     with pytest.raises(ValueError, match="lo < hi"):
         Space(("a",), (1.0,), (0.0,))
+
+
+def test_judged_decides_interval_estimates_by_the_shared_rule(tmp_path):
+    f = tmp_path / "j.py"
+    f.write_text("from lpft_theory.stats import mean_ci\nfrom paper_checks.plugin import judged\n"
+                 "judged('user-judged-up', 'x exceeds 0', effects=lambda ctx: {'a': mean_ci([1.0, 1.1, 0.9, 1.2])},\n"
+                 "       delta=0.1, figure='lemma43')\n"
+                 "judged('user-judged-flat', 'x exceeds 0', effects=lambda ctx: ({'a': mean_ci([0.001, -0.001, 0.0, "
+                 "0.0005])}, {'n_draws': 4}), delta=0.1)\n")
+    up, flat = plugin.run_file(f)
+    assert up.status == "confirmed" and "Holm" in up.decided_by and up.declared["kind"] == "recipe-behaviour"
+    assert flat.status == "equivalent" and flat.evidence["n_draws"] == 4
+    from paper_checks.verdict import FIGURE_OF
+    assert FIGURE_OF["user-judged-up"] == "lemma43"
+
+
+def test_for_all_counts_drawn_instances_resolves_conditions_and_takes_a_budget_per_mode(tmp_path):
+    f = tmp_path / "f.py"
+    f.write_text("from lpft_theory.adversary import Space\nfrom paper_checks.plugin import for_all\n"
+                 "S = Space(('a',), (0.0,), (1.0,))\n"
+                 "for_all('user-drawn-bad', 'a >= 0', space=S, margin=lambda p: p['a'], budget=(20, 40),\n"
+                 "        instances=lambda ctx: {'violations': 1, 'instances': 3, 'note': 'one drawn failure'})\n"
+                 "for_all('user-cond', 'a + 1 > 0 when a >= 0', kind='condition', space=S, margin=lambda p: p['a'] + 1,\n"
+                 "        budget=(20, 40), condition=('a >= 0', 'a is non-negative'), condition_by='derived')\n")
+    bad, cond = plugin.run_file(f, quick=True)
+    assert bad.status == "refuted" and bad.counterexample["drawn"]["note"] == "one drawn failure"
+    assert bad.evidence["adversary"]["evaluations"] == 20 and bad.evidence["drawn_instances"]["violations"] == 1
+    assert cond.status == "holds-under-derived-condition" and cond.condition == "a >= 0"
+    with pytest.raises(ValueError, match="kind='condition'"):
+        plugin.for_all("user-cond-wrong-kind", "s", space=Space(("a",), (0.0,), (1.0,)), margin=lambda p: 1.0,
+                       condition=("a", "b"), condition_by="derived")
+    with pytest.raises(ValueError, match="condition_by"):
+        plugin.for_all("user-cond-no-owner", "s", kind="condition", space=Space(("a",), (0.0,), (1.0,)),
+                       margin=lambda p: 1.0, condition=("a", "b"))
