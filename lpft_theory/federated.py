@@ -73,6 +73,57 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
     return FedAvgResult(params, history, gl)
 
 
+def concat_clients(datas: list):
+    """Several runs' client data (``Moments`` or ``Samples`` with a leading client axis, equal shapes) stacked on
+    the client axis, run after run."""
+    first = datas[0]
+    if isinstance(first, Moments):
+        parts = [(np.broadcast_to(d.Sigma, d.batch_shape + d.Sigma.shape[-2:]),
+                  np.broadcast_to(d.C, d.batch_shape + d.C.shape[-2:]), np.broadcast_to(d.s, d.batch_shape))
+                 for d in datas]
+        return Moments(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
+    if isinstance(first, Samples):
+        W = None if first.weights is None else np.concatenate([d.weights for d in datas])
+        return Samples(np.concatenate([d.X for d in datas]), np.concatenate([d.Y for d in datas]), W)
+    raise TypeError(f"client data must be Moments or Samples, got {type(first).__name__}")
+
+
+def fedavg_runs(arch, params0: list, client_data: list, rounds: int, local_steps: int, eta: float, *, weights=None,
+                loss: str = "mse", half: bool = False, masks=None, transform=None) -> list:
+    """Several independent FedAvg runs with full participation, advanced as one batch: the final global model of
+    each, equal number for number to ``fedavg(arch, params0[i], client_data[i], …).params``.
+
+    Every round, the local steps of all runs' clients are one GD call on the clients stacked on the client axis
+    (each client starts from its own run's global model), and each run averages its own clients. ``client_data``:
+    one per run, equal shapes; ``weights``: ``None`` or one weight vector per run; ``transform(data, params)``:
+    as in :func:`fedavg`, called with the stacked data and the stacked per-client starts.
+    """
+    rounds = V.integer("rounds", rounds, min_value=0)
+    local_steps = V.integer("local_steps", local_steps, min_value=1)
+    eta = V.positive("eta", eta)
+    R = len(params0)
+    if R == 0 or len(client_data) != R:
+        raise ValueError(f"fedavg_runs needs one client data set per run, got {len(client_data)} for {R} runs")
+    C = _n_clients(client_data[0])
+    if any(_n_clients(d) != C for d in client_data):
+        raise ValueError("fedavg_runs needs the same number of clients in every run")
+    ws = [np.ones(C) if weights is None or weights[i] is None else V.finite_array("weights", weights[i], ndim=1)
+          for i in range(R)]
+    for w in ws:
+        if w.shape[0] != C or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"weights must be {C} non-negative numbers with a positive sum, got {w}")
+    wi = [w / w.sum() for w in ws]
+    data = client_data[0] if R == 1 else concat_clients(list(client_data))
+    params = [arch.check_params(p) for p in params0]
+    for _ in range(rounds):
+        start = tuple(np.concatenate([np.broadcast_to(p[b], (C,) + p[b].shape[-2:]) for p in params])
+                      for b in range(len(params[0])))
+        t = sgd(eta, masks) if transform is None else transform(data, start)
+        local = run(arch, start, data, t, local_steps, loss=loss, half=half).params
+        params = [tuple(np.tensordot(wi[r], x[r * C:(r + 1) * C], axes=1) for x in local) for r in range(R)]
+    return params
+
+
 @dataclass
 class Plateau:
     """What :func:`to_plateau` returns: the model at the stopping round and the validation curve."""
@@ -111,6 +162,43 @@ def to_plateau(advance, evaluate, params: Params, *, chunk: int, max_rounds: int
         else:
             stale += 1
     return Plateau(params, rounds, curve, stale >= patience)
+
+
+def to_plateau_runs(advance, evaluates: list, params: list, *, chunk: int, max_rounds: int, patience: int = 3,
+                    rel_tol: float = 1e-3) -> list:
+    """:func:`to_plateau` for several independent runs at once, each with its own stopping decision: one
+    :class:`Plateau` per run, equal to ``to_plateau`` run on each alone.
+
+    ``advance(params_list, n, which)`` runs ``n`` more rounds of the runs ``which`` (indices, in order) from
+    ``params_list`` and returns their new params; ``evaluates[i]`` scores run ``i``. Runs still going have all
+    run the same number of rounds, so each chunk is one batched call; a run that stops leaves the batch.
+    """
+    chunk = V.integer("chunk", chunk, min_value=1)
+    max_rounds = V.integer("max_rounds", max_rounds, min_value=chunk)
+    patience = V.integer("patience", patience, min_value=1)
+    rel_tol = V.nonnegative("rel_tol", rel_tol)
+    params = list(params)
+    best = [float(ev(p)) for ev, p in zip(evaluates, params)]
+    curves = [[(0, b)] for b in best]
+    stale = [0] * len(params)
+    rounds = 0
+    active = list(range(len(params))) if max_rounds > 0 else []
+    while active:
+        n = min(chunk, max_rounds - rounds)
+        for i, p in zip(active, advance([params[i] for i in active], n, active)):
+            params[i] = p
+        rounds += n
+        for i in active:
+            score = float(evaluates[i](params[i]))
+            if not np.isfinite(score):
+                raise FloatingPointError(f"validation score became {score} after {rounds} FedAvg rounds")
+            curves[i].append((rounds, score))
+            if score < best[i] - rel_tol * abs(best[i]):
+                best[i], stale[i] = score, 0
+            else:
+                stale[i] += 1
+        active = [i for i in active if rounds < max_rounds and stale[i] < patience]
+    return [Plateau(p, c[-1][0], c, s >= patience) for p, c, s in zip(params, curves, stale)]
 
 
 def principal_angles(B1: np.ndarray, B2: np.ndarray) -> np.ndarray:

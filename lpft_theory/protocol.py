@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validate as Vd
-from .federated import fedavg, to_plateau
+from .federated import fedavg, fedavg_runs, to_plateau, to_plateau_runs
 from .recipes import BUDGETS, KNOBS
 from .rng import spawn
 
@@ -145,6 +145,45 @@ def global_model(arch, train, evaluate, seed: int, protocol: Protocol, *, eta: f
                            "converged": pl.converged, "curve": [[int(r), float(s)] for r, s in pl.curve]}
 
 
+def global_models(arch, trains: list, evaluates: list, seeds: list, protocol: Protocol, *, eta: float = 0.05,
+                  loss: str = "mse", weights=None, scale: float = 0.5, local_steps: int = 5) -> list:
+    """:func:`global_model` for several seeds at once — one ``(params, info)`` per seed, equal to
+    ``global_model(arch, trains[i], evaluates[i], seeds[i], protocol, …)`` — with the FedAvg rounds of all seeds
+    run as one batch (:func:`lpft_theory.federated.fedavg_runs`; each seed stops on its own plateau,
+    :func:`lpft_theory.federated.to_plateau_runs`). ``weights``: ``None`` or one per seed. Full participation
+    only (the global models of the studies), so no seed draws a client sample."""
+    p0 = []
+    for s in seeds:
+        g_init, _ = spawn(s, 2)
+        p0.append(arch.init(g_init, scale=scale))
+
+    def advance(ps, n, which):
+        return fedavg_runs(arch, ps, [trains[i] for i in which], n, local_steps, eta, loss=loss,
+                           weights=None if weights is None else [weights[i] for i in which])
+
+    if protocol.global_rule == "fixed":
+        ps = advance(p0, protocol.global_rounds, range(len(seeds)))
+        return [(p, {"rule": "fixed", "rounds": protocol.global_rounds, "converged": None,
+                     "curve": [[0, float(ev(q))], [protocol.global_rounds, float(ev(p))]]})
+                for p, q, ev in zip(ps, p0, evaluates)]
+    seen = [[] for _ in seeds]
+
+    def watcher(i):
+        def watch(p):
+            seen[i].append((float(evaluates[i](p)), p))
+            return seen[i][-1][0]
+        return watch
+
+    pls = to_plateau_runs(advance, [watcher(i) for i in range(len(seeds))], p0, chunk=protocol.chunk,
+                          max_rounds=protocol.global_rounds, patience=protocol.patience, rel_tol=protocol.rel_tol)
+    out = []
+    for pl, sn in zip(pls, seen):
+        best = min(range(len(sn)), key=lambda i: sn[i][0])
+        out.append((sn[best][1], {"rule": "plateau", "rounds": int(pl.curve[best][0]), "rounds_run": pl.rounds,
+                                  "converged": pl.converged, "curve": [[int(r), float(v)] for r, v in pl.curve]}))
+    return out
+
+
 def rose(losses, tol: float) -> np.ndarray:
     """Per configuration: did the training loss rise by more than ``tol·L_0`` in some step?
 
@@ -198,5 +237,5 @@ def matched_levels(curves: dict, qs=(0.5, 0.8)) -> dict:
     return {q: L0 - q * (L0 - common) for q in qs}
 
 
-__all__ = ["Protocol", "FIXED", "VARIANTS", "GLOBAL_RULES", "global_model", "rose", "select", "first_passage",
+__all__ = ["Protocol", "FIXED", "VARIANTS", "GLOBAL_RULES", "global_model", "global_models", "rose", "select", "first_passage",
            "matched_levels"]

@@ -20,11 +20,11 @@ import synthetic
 
 from .attribution import attribution
 from .data import stack_clients
-from .federated import fedavg, principal_angles, to_plateau
+from .federated import concat_clients, fedavg, principal_angles, to_plateau
 from .losses import accuracy
 from .metrics import cross_matrix, distortion, per_class_accuracy, summarize
 from .models import DeepLinear
-from .protocol import FIXED, Protocol, first_passage, global_model, matched_levels, rose, select
+from .protocol import FIXED, Protocol, first_passage, global_models, matched_levels, rose, select
 from .recipes import CONTROLS, PREFIX_CONSISTENT, TABLE2, method
 from .rng import spawn
 from .strategies import flooded, ft, lp, lp_ft, proximal_ft, purify, residual, sparse_ft, split_ft, teacher_data
@@ -57,13 +57,20 @@ def _others(M: np.ndarray) -> np.ndarray:
     return (M.sum(axis=1) - np.diag(M)) / (C - 1)
 
 
-def _clients(params, C: int, g: int = 0) -> tuple:
-    """The ``g``-th group of ``C`` clients of params batched as ``(n_groups·C, …)``."""
-    return tuple(p[g * C:(g + 1) * C] for p in params)
-
-
 def _broadcast(params, C: int) -> tuple:
     return tuple(np.broadcast_to(p, (C,) + p.shape[-2:]) for p in params)
+
+
+def _stacked(models: list, n: int) -> tuple:
+    """Several global models (no client axis), each copied onto ``n`` consecutive clients: the per-client
+    starting params of runs stacked on the client axis (strategies keep an existing client axis)."""
+    return tuple(np.concatenate([np.broadcast_to(m[b], (n,) + m[b].shape[-2:]) for m in models])
+                 for b in range(len(models[0])))
+
+
+def _group(params, n: int, i: int) -> tuple:
+    """The ``i``-th group of ``n`` consecutive clients of stacked params."""
+    return tuple(p[i * n:(i + 1) * n] for p in params)
 
 
 class _Setting:
@@ -74,7 +81,7 @@ class _Setting:
     ``test``: the population (regression) or a large fresh sample (classification), read only to report.
     """
 
-    def __init__(self, scenario: str, seed: int, protocol: Protocol):
+    def __init__(self, scenario: str, seed: int, protocol: Protocol, train_global: bool = True):
         self.seed = seed
         g_tr, g_val, g_te = spawn(seed, 3)
         lam = 1.0
@@ -93,9 +100,11 @@ class _Setting:
             g_eta = 0.05 * self.lr_scale
         self.val = sc.sample(protocol.n_val, g_val)
         self.C = sc.n_clients
-        self.pG, self.global_info = global_model(self.arch, self.train, self.val_score, seed, protocol,
-                                                 eta=g_eta, loss=self.loss)
+        self.g_eta = g_eta
         self.lr_base = 10.0 if self.loss == "ce" else 1.0  # cross-entropy on a softmax head takes larger steps
+        if train_global:  # else _settings trains the global models of several seeds as one batch
+            (self.pG, self.global_info), = global_models(self.arch, [self.train], [self.val_score], [seed], protocol,
+                                                         eta=g_eta, loss=self.loss)
 
     def val_score(self, params) -> float:
         """Validation loss of a global model (no client axis) on every client's validation sample."""
@@ -116,96 +125,132 @@ class _Setting:
         return {k: float(np.mean(v)) for k, v in a.items()}
 
 
-@cached
+_SETTINGS: dict = {}  # (scenario, seed, global protocol) -> _Setting
+
+
+def _settings(scenario: str, seeds, global_protocol: Protocol) -> list:
+    """One :class:`_Setting` per seed, for a scenario and global-model rule (``Protocol.global_part``), cached
+    per seed and shared by every protocol and study that needs it. The global models of the seeds not yet
+    cached are trained as one batch (:func:`lpft_theory.protocol.global_models`: equal, number for number,
+    to training each alone)."""
+    keys = [(scenario, int(s), global_protocol) for s in seeds]
+    todo = list(dict.fromkeys(k for k in keys if k not in _SETTINGS))
+    if todo:
+        new = [_Setting(scenario, k[1], global_protocol, train_global=False) for k in todo]
+        fitted = global_models(new[0].arch, [st.train for st in new], [st.val_score for st in new],
+                               [st.seed for st in new], global_protocol, eta=new[0].g_eta, loss=new[0].loss)
+        for k, st, (pG, info) in zip(todo, new, fitted):
+            st.pG, st.global_info = pG, info
+            _SETTINGS[k] = st
+    return [_SETTINGS[k] for k in keys]
+
+
 def _setting(scenario: str, seed: int, global_protocol: Protocol) -> _Setting:
-    """One :class:`_Setting` per scenario, seed and global-model rule (``Protocol.global_part``), shared by
-    every protocol and study that needs it."""
-    return _Setting(scenario, seed, global_protocol)
+    """The :class:`_Setting` of one seed (:func:`_settings`)."""
+    return _settings(scenario, [seed], global_protocol)[0]
 
 
-def _runs(st: _Setting, proto: Protocol, name: str, knob, lrs: np.ndarray, steps: tuple) -> dict:
-    """Params and stability of ``name`` at every ``(lr, T)``: ``{(lr, T): (params, n_unstable, max_rise)}``.
+_setting.cache_clear = _SETTINGS.clear
 
-    The step-size grid runs as one batched call (clients × step sizes on the client axis); methods whose
-    ``T``-step run passes through their shorter runs (and LP-FT's recipe, after its exact LP) use one
-    recorded run for every ``T``. Soup and LSS return only their final loss, so their stability is not
-    measured (reported as 0 unstable clients).
+
+def _runs(sts: list, proto: Protocol, name: str, knob, lrs: np.ndarray, steps: tuple) -> list:
+    """Params and stability of ``name`` at every ``(lr, T)``, one dict per seed of ``sts`` (one scenario):
+    ``{(lr, T): (params, n_unstable, max_rise)}``, keys in the order of the per-seed loop this replaces.
+
+    The seeds and the step-size grid run as one batched call (seeds × step sizes × clients on the client
+    axis, each client starting from its own seed's global model; methods that draw keep one random stream per
+    seed and step size, :func:`lpft_theory.strategies.base.rng_groups`). LSS takes one scalar step size per call
+    (one batch of all seeds per step size). Methods whose ``T``-step run passes through their shorter runs
+    (and LP-FT's recipe, after its exact LP) use one recorded run for every ``T``. Soup and LSS return only
+    their final loss, so their stability is not measured (reported as 0 unstable clients).
     """
-    C, arch = st.C, st.arch
-    out = {}
-    batched = name not in ("LSS", "Soup")  # these take one scalar step size per call
-    groups = [lrs] if batched else [np.array([lr]) for lr in lrs]
-    for lr_group in groups:
-        eta = np.repeat(lr_group, C) if batched else float(lr_group[0])
-        data = st.train[np.tile(np.arange(C), len(lr_group))]
-        prefix = name in PREFIX_CONSISTENT or (proto.budget == "recipe" and name in ("LP-FT", "LP-FT (eta/10)")
-                                               and st.loss == "mse")
+    S, C, arch, loss = len(sts), sts[0].C, sts[0].arch, sts[0].loss
+    by_lr = name != "LSS"
+    calls = [lrs] if by_lr else [np.array([lr]) for lr in lrs]
+    order = [(float(lr), T) for lr_group in ([lrs] if name not in ("LSS", "Soup") else [[lr] for lr in lrs])
+             for T in steps for lr in lr_group]  # the order of the per-seed loop's rows
+    found = [{} for _ in sts]
+    prefix = name in PREFIX_CONSISTENT or (proto.budget == "recipe" and name in ("LP-FT", "LP-FT (eta/10)")
+                                           and loss == "mse")
+    for lr_group in calls:
+        G = len(lr_group)
+        eta = float(lr_group[0]) if name == "LSS" else np.tile(np.repeat(lr_group, C), S)
+        data = concat_clients([st.train[np.tile(np.arange(C), G)] for st in sts])
+        start = _stacked([st.pG for st in sts], G * C)
+        rng = [st.seed for st in sts for _ in range(G)]  # one stream per seed and step size, as the loop had
         if name == "LP (exact)":
-            traj = method(name, eta, 0, loss=st.loss)(arch, st.pG, data, loss=st.loss)
+            traj = method(name, eta, 0, loss=loss)(arch, start, data, loss=loss)
             runs = {T: (traj.params, traj.losses) for T in steps}
         elif prefix:
             off = 0 if name in PREFIX_CONSISTENT else 1  # LP-FT's recipe: snapshot 1 is the exact-LP model
-            Tmax = max(steps)
-            traj = method(name, eta, Tmax, knob, proto.budget, st.loss)(arch, st.pG, data, loss=st.loss, rng=st.seed,
-                                                                record=True)
+            traj = method(name, eta, max(steps), knob, proto.budget, loss)(arch, start, data, loss=loss, rng=rng,
+                                                                           record=True)
             runs = {T: (traj.snapshots[T + off], traj.losses[:T + off + 1]) for T in steps}
         else:
             runs = {}
             for T in steps:
-                traj = method(name, eta, T, knob, proto.budget, st.loss)(arch, st.pG, data, loss=st.loss, rng=st.seed)
+                traj = method(name, eta, T, knob, proto.budget, loss)(arch, start, data, loss=loss, rng=rng)
                 runs[T] = (traj.params, traj.losses)
         for T, (params, losses) in runs.items():
             unstable = rose(losses, proto.rise_tol)
             L = np.asarray(losses, float)
             rise = np.diff(L, axis=0).max(axis=0) / np.maximum(np.abs(L[0]), 1e-300) if len(L) > 1 else np.zeros(L.shape[1:])
-            for g, lr in enumerate(lr_group):
-                sl = slice(g * C, (g + 1) * C)
-                out[(float(lr), T)] = (_clients(params, C, g), int(np.sum(unstable[sl])),
-                                       float(np.max(rise[sl], initial=0.0)))
-    return out
+            for i in range(S):
+                for g, lr in enumerate(lr_group):
+                    sl = slice((i * G + g) * C, (i * G + g + 1) * C)
+                    found[i][(float(lr), T)] = (_group(params, C, i * G + g), int(np.sum(unstable[sl])),
+                                                float(np.max(rise[sl], initial=0.0)))
+    return [{key: f[key] for key in order} for f in found]
 
 
-def _compare_seed(st: _Setting, proto: Protocol, methods: tuple) -> dict:
-    """Every method on one seed under ``proto``: validation grid, selection, test numbers, curve."""
-    C = st.C
-    lrs = np.array(proto.lrs) * st.lr_scale * st.lr_base
-    M0 = st.test_matrix(_broadcast(st.pG, C))
-    base = {"local": float(np.mean(np.diag(M0))), "global": float(np.mean(_others(M0)))}
-    grid, selected, curves = [], {}, {}
+def _compare_seeds(sts: list, proto: Protocol, methods: tuple) -> list:
+    """Every method on every seed of ``sts`` under ``proto`` (the runs of all seeds batched, :func:`_runs`):
+    per seed the validation grid, the selection, test numbers and the Local–Global curve."""
+    C = sts[0].C
+    lrs = np.array(proto.lrs) * sts[0].lr_scale * sts[0].lr_base
+    out = []
+    for st in sts:
+        M0 = st.test_matrix(_broadcast(st.pG, C))
+        base = {"local": float(np.mean(np.diag(M0))), "global": float(np.mean(_others(M0)))}
+        out.append({"seed": st.seed, "global_model": {**st.global_info, **base}, "selected": {}, "curves": {},
+                    "grid": [], "_base": base})
     for name in methods:
-        runs = {}
+        runs = [{} for _ in sts]
         for knob in proto.knobs(name):
-            for (lr, T), r in _runs(st, proto, name, knob, lrs, proto.steps).items():
-                V = st.val_matrix(r[0])
-                row = {"method": name, "lr": lr, "steps": T, "knob": knob, "unstable": r[1], "max_rise": r[2],
-                       "val_local": float(np.mean(np.diag(V))), "val_global": float(np.mean(_others(V)))}
-                grid.append(row)
-                runs[(lr, T, str(knob))] = r
-        pick = select([g for g in grid if g["method"] == name], proto)  # validation rows only
-        params, n_unst, rise = runs[(pick["lr"], pick["steps"], str(pick["knob"]))]
-        M = st.test_matrix(params)
-        selected[name] = {"lr": pick["lr"], "steps": pick["steps"], "knob": pick["knob"], "stable": pick["stable"],
-                          "unstable_clients": n_unst, "max_rise": rise,
-                          "local": float(np.mean(np.diag(M))), "global": float(np.mean(_others(M))),
-                          "distortion": float(distortion(params[0], st.pG[0]).mean()),
-                          "attribution": st.attribution(params)}
-        curve = [[base["local"], base["global"]]]  # the Local–Global curve at the chosen (lr, knob) over T
-        for T in proto.steps:
-            Mt = st.test_matrix(runs[(pick["lr"], T, str(pick["knob"]))][0])
-            curve.append([float(np.mean(np.diag(Mt))), float(np.mean(_others(Mt)))])
-        curves[name] = curve
-    return {"seed": st.seed, "global_model": {**st.global_info, **base}, "selected": selected, "curves": curves,
-            "grid": grid}
+            for st, o, rs, found in zip(sts, out, runs, _runs(sts, proto, name, knob, lrs, proto.steps)):
+                for (lr, T), r in found.items():
+                    V = st.val_matrix(r[0])
+                    o["grid"].append({"method": name, "lr": lr, "steps": T, "knob": knob, "unstable": r[1],
+                                      "max_rise": r[2], "val_local": float(np.mean(np.diag(V))),
+                                      "val_global": float(np.mean(_others(V)))})
+                    rs[(lr, T, str(knob))] = r
+        for st, o, rs in zip(sts, out, runs):
+            pick = select([g for g in o["grid"] if g["method"] == name], proto)  # validation rows only
+            params, n_unst, rise = rs[(pick["lr"], pick["steps"], str(pick["knob"]))]
+            M = st.test_matrix(params)
+            o["selected"][name] = {"lr": pick["lr"], "steps": pick["steps"], "knob": pick["knob"],
+                                   "stable": pick["stable"], "unstable_clients": n_unst, "max_rise": rise,
+                                   "local": float(np.mean(np.diag(M))), "global": float(np.mean(_others(M))),
+                                   "distortion": float(distortion(params[0], st.pG[0]).mean()),
+                                   "attribution": st.attribution(params)}
+            curve = [[o["_base"]["local"], o["_base"]["global"]]]  # Local–Global at the chosen (lr, knob) over T
+            for T in proto.steps:
+                Mt = st.test_matrix(rs[(pick["lr"], T, str(pick["knob"]))][0])
+                curve.append([float(np.mean(np.diag(Mt))), float(np.mean(_others(Mt)))])
+            o["curves"][name] = curve
+    for o in out:
+        del o["_base"]
+    return out
 
 
 @cached
 def comparison(scenario: str, quick: bool = True, seed: int = 0, protocol: Protocol = FIXED,
                methods: tuple = TABLE2 + CONTROLS) -> dict:
     """The methods on ``scenario`` (``"concept"``, ``"combined"``, ``"combined lam=λ"`` or ``"label"``)
-    under ``protocol``, one entry per seed (see :func:`_compare_seed`). Test metric: population MSE, or
+    under ``protocol``, one entry per seed (see :func:`_compare_seeds`). Test metric: population MSE, or
     the error rate for ``"label"``; Local = own client, Global = mean over the other clients."""
     seeds = protocol.seeds(quick, seed)
-    per_seed = [_compare_seed(_setting(scenario, s, protocol.global_part()), protocol, tuple(methods)) for s in seeds]
+    per_seed = _compare_seeds(_settings(scenario, seeds, protocol.global_part()), protocol, tuple(methods))
     return {"config": {"scenario": scenario, "protocol": protocol.to_dict(), "methods": list(methods), "seeds": seeds,
                        "metric": "error rate (1 - accuracy)" if scenario == "label" else "population MSE",
                        "model": "two-layer linear, k=8", "selection": "validation split (own and other clients)"},
@@ -251,11 +296,14 @@ def heterogeneity_sweep(quick: bool = True, seed: int = 0, protocol: Protocol = 
             "lams": {lam: comparison(f"combined lam={lam}", quick, seed, protocol, HETERO_METHODS) for lam in LAMS}}
 
 
-def _regression_global(sc, seed: int, protocol: Protocol, arch, eta: float = 0.05, scale: float = 0.5):
-    """A FedAvg global model for a population-moment scenario, stopped on a separate validation sample."""
-    val = sc.sample(protocol.n_val, spawn(seed, 3)[1])
-    return global_model(arch, sc.population, lambda p: float(np.mean(arch.loss(p, val))), seed, protocol,
-                        eta=eta, scale=scale)
+def _regression_globals(scs: list, seeds: list, protocol: Protocol, arch, eta: float = 0.05,
+                        scale: float = 0.5) -> list:
+    """A FedAvg global model per population-moment scenario (one per seed, trained as one batch), each stopped
+    on a separate validation sample: ``[(params, info), …]``."""
+    vals = [sc.sample(protocol.n_val, spawn(s, 3)[1]) for sc, s in zip(scs, seeds)]
+    return global_models(arch, [sc.population for sc in scs],
+                         [lambda p, val=val: float(np.mean(arch.loss(p, val))) for val in vals], list(seeds), protocol,
+                         eta=eta, scale=scale)
 
 
 def _global_curve(arch, snapshots, data, loss="mse"):
@@ -280,17 +328,19 @@ def overfitting_curves(quick: bool = True, seed: int = 0, protocol: Protocol = F
     T = 40 if quick else 100
     seeds = protocol.seeds(quick, seed)
     out = {name: {"local": [], "global": [], "unstable_clients": []} for name in OVERFIT_CONFIGS}
-    glob = []
-    for s in seeds:
-        st = _setting("combined", s, protocol.global_part())
-        arch, pG, population = st.arch, st.pG, st.train
-        glob.append(st.global_info)
-        for name, make in OVERFIT_CONFIGS.items():
-            traj = make(T)(arch, pG, population, record=True)
-            local, gl = _global_curve(arch, traj.snapshots[-(T + 1):], population)  # LP-FT: t = 0 after LP
+    sts = _settings("combined", seeds, protocol.global_part())
+    glob = [st.global_info for st in sts]
+    C, arch = sts[0].C, sts[0].arch
+    start, data = _stacked([st.pG for st in sts], C), concat_clients([st.train for st in sts])
+    for name, make in OVERFIT_CONFIGS.items():  # every seed in one run (seeds stacked on the client axis)
+        traj = make(T)(arch, start, data, record=True)
+        unstable = rose(traj.losses, protocol.rise_tol)
+        for i, st in enumerate(sts):
+            snaps = [_group(p, C, i) for p in traj.snapshots[-(T + 1):]]  # LP-FT: t = 0 after LP
+            local, gl = _global_curve(arch, snaps, st.train)
             out[name]["local"].append(local)
             out[name]["global"].append(gl)
-            out[name]["unstable_clients"].append(int(rose(traj.losses, protocol.rise_tol).sum()))
+            out[name]["unstable_clients"].append(int(unstable[i * C:(i + 1) * C].sum()))
     return {"config": {"scenario": "combined (random shifts), d=20, m=3, C=5, lambda=1, eps=0.5", "T": T,
                        "seeds": seeds, "model": "two-layer linear, k=8", "protocol": protocol.to_dict()},
             "global_models": glob, "steps": list(range(T + 1)), "curves": out}
@@ -306,15 +356,20 @@ def distortion_scatter(quick: bool = True, seed: int = 0, protocol: Protocol = F
     the head / feature / interaction attribution of every global-loss change (recipe lr 0.05; LP-FT by
     ``protocol.budget``)."""
     steps = (5, 20, 60) if quick else (5, 20, 60, 150)
+    seeds = protocol.seeds(quick, seed)
+    sts = _settings("combined", seeds, protocol.global_part())
+    C, arch = sts[0].C, sts[0].arch
+    start, data = _stacked([st.pG for st in sts], C), concat_clients([st.train for st in sts])
+    fitted = {(name, T): method(name, 0.05, T, budget=protocol.budget)(arch, start, data, rng=list(seeds)).params
+              for name in SCATTER_STRATEGIES for T in steps}  # every seed in one run per strategy and T
     rows = []
-    for s in protocol.seeds(quick, seed):
-        st = _setting("combined", s, protocol.global_part())
-        arch, pG, population = st.arch, st.pG, st.train
+    for i, (s, st) in enumerate(zip(seeds, sts)):
+        pG, population = st.pG, st.train
         evaluate = lambda p: _others(cross_matrix(arch, p, population))  # noqa: E731
-        base = float(np.mean(evaluate(_broadcast(pG, st.C))))
+        base = float(np.mean(evaluate(_broadcast(pG, C))))
         for name in SCATTER_STRATEGIES:
             for T in steps:
-                p = method(name, 0.05, T, budget=protocol.budget)(arch, pG, population, rng=s).params
+                p = _group(fitted[(name, T)], C, i)
                 r = summarize(cross_matrix(arch, p, population))
                 a = {k: float(np.mean(v)) for k, v in attribution(evaluate, pG, p).items() if k != "base"}
                 rows.append({"strategy": name, "steps": T, "seed": s,
@@ -336,18 +391,34 @@ def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
     ``equal`` (where LP-FT with an FT stage at η/10 is added). One number per seed and setting.
     """
     T, eta, k = (150 if quick else 300), 0.5, 50
+    seeds = protocol.seeds(quick, seed)
+    sts = _settings("label", seeds, protocol.global_part())  # the label-shift clients of Table 2, same global model
+    C, arch = sts[0].C, sts[0].arch
+    T_ft = T if protocol.budget == "recipe" else T - k
+    strategies = {"FT": ft(eta, T), "LP-FT": lp_ft(eta, T_ft, lp("steps", eta=eta, steps=k))}
+    if protocol.budget == "equal":
+        strategies["LP-FT (eta/10)"] = lp_ft(eta / 10, T_ft, lp("steps", eta=eta, steps=k))
+    # per strategy two batched runs: unflooded (b = 0: the plain strategy, as before) over the seeds, and every
+    # level b > 0 over seeds × levels (one flood level per client)
+    levels = [b for b in FLOOD_LEVELS if b > 0]
+    plain_start, plain_data = _stacked([st.pG for st in sts], C), concat_clients([st.train for st in sts])
+    flood_start = _stacked([st.pG for st in sts], len(levels) * C)
+    flood_data = concat_clients([st.train[np.tile(np.arange(C), len(levels))] for st in sts])
+    b_per_client = np.tile(np.repeat(levels, C), len(sts))
+    fitted = {}
+    for name, strat in strategies.items():
+        plain = strat(arch, plain_start, plain_data, loss="ce").params
+        flood_p = flooded(strat, b_per_client)(arch, flood_start, flood_data, loss="ce").params
+        for i in range(len(sts)):
+            fitted[(i, 0.0, name)] = _group(plain, C, i)
+            for j, b in enumerate(levels):
+                fitted[(i, b, name)] = _group(flood_p, C, i * len(levels) + j)
     rows = []
-    for s in protocol.seeds(quick, seed):
-        st = _setting("label", s, protocol.global_part())  # the label-shift clients of Table 2, same global model
-        arch, pG, train, test = st.arch, st.pG, st.train, st.test
-        T_ft = T if protocol.budget == "recipe" else T - k
-        strategies = {"FT": ft(eta, T), "LP-FT": lp_ft(eta, T_ft, lp("steps", eta=eta, steps=k))}
-        if protocol.budget == "equal":
-            strategies["LP-FT (eta/10)"] = lp_ft(eta / 10, T_ft, lp("steps", eta=eta, steps=k))
+    for i, (s, st) in enumerate(zip(seeds, sts)):
+        pG, train, test = st.pG, st.train, st.test
         for b in FLOOD_LEVELS:
-            for name, strat in strategies.items():
-                st = flooded(strat, b) if b > 0 else strat
-                p = st(arch, pG, train, loss="ce").params
+            for name in strategies:
+                p = fitted[(i, b, name)]
                 L = summarize(cross_matrix(arch, p, train, loss="ce"))["local"]
                 A = summarize(cross_matrix(arch, p, test, metric="accuracy"), higher_is_better=True)
                 rows.append({"b": b, "strategy": name, "seed": s, "train_loss": L, "local_acc": A["local"],
@@ -416,14 +487,23 @@ def split_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -
     """Split FT on a deep linear net: alignment strength λ and split point s vs local/global loss."""
     widths = (12, 10, 8)
     lams = (0.0, 0.25, 1.0, 4.0)
+    splits = ("cycle", 1, 2, 3)
+    seeds = protocol.seeds(quick, seed)
+    scs = [_combined(s, C=4) for s in seeds]
+    C, arch = scs[0].n_clients, DeepLinear(scs[0].d, widths)
+    globs = _regression_globals(scs, seeds, protocol, arch, eta=0.02, scale=0.8)
+    # every seed × λ × split point in one run: one split point and one λ per client
+    n = len(lams) * len(splits)
+    per_client = {"cycle": [c % (len(widths) + 1) for c in range(C)], **{sp: [sp] * C for sp in splits[1:]}}
+    s_k = [x for _ in seeds for _ in lams for sp in splits for x in per_client[sp]]
+    lam_k = np.array([lam for _ in seeds for lam in lams for _ in splits for _ in range(C)])
+    data = concat_clients([sc.population[np.tile(np.arange(C), n)] for sc in scs])
+    fitted = split_ft(0.02, 40, s_k, lam_k)(arch, _stacked([g[0] for g in globs], n * C), data).params
     rows = []
-    for s in protocol.seeds(quick, seed):
-        sc = _combined(s, C=4)
-        arch = DeepLinear(sc.d, widths)
-        pG, _ = _regression_global(sc, s, protocol, arch, eta=0.02, scale=0.8)
-        for lam in lams:
-            for split in ("cycle", 1, 2, 3):
-                p = split_ft(0.02, 40, split, lam)(arch, pG, sc.population).params
+    for i, (s, sc) in enumerate(zip(seeds, scs)):
+        for a, lam in enumerate(lams):
+            for b, split in enumerate(splits):
+                p = _group(fitted, C, (i * len(lams) + a) * len(splits) + b)
                 r = summarize(cross_matrix(arch, p, sc.population))
                 rows.append({"lam": lam, "split": str(split), "seed": s, **r})
     return {"config": {"widths": list(widths), "eta": 0.02, "steps": 40, "lams": list(lams),

@@ -7,7 +7,9 @@ personalized parameters, with its update rule as an equation.
 personalizes every client at once and the returned params have that client axis. Gradient-based
 strategies are GD runs of a :class:`lpft_theory.dynamics.Transform` (an optax-style pair
 ``init``/``update``); ``wrap`` (a ``Transform → Transform`` function, e.g. loss flooding) is applied to
-every transform a strategy runs, so wrappers compose with any strategy.
+every transform a strategy runs, so wrappers compose with any strategy. ``rng`` (strategies that draw): a
+seed or generator, or a sequence of them, one per equal group of consecutive clients (:func:`rng_groups`), so
+independent problems stacked on the client axis keep their own random streams.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 from ..data import Moments
 from ..dynamics import Trajectory, Transform, run, sgd
 from ..models import Params
+from ..rng import as_generator
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,20 @@ def n_clients(data) -> int:
 def broadcast_clients(params: Params, C: int) -> Params:
     """Copy the global model onto every client: ``(…) → (C, …)`` (kept if a client axis exists)."""
     return tuple(np.array(np.broadcast_to(p, (C,) + p.shape[-2:])) if p.ndim == 2 else p for p in params)
+
+
+def rng_groups(rng, C: int) -> list:
+    """``rng`` as ``[(clients, generator), …]``: one generator for all ``C`` clients, or — when ``rng`` is a list
+    or tuple — one per equal group of consecutive clients (independent problems stacked on the client axis, e.g.
+    the seeds of a study run as one batch). Each group draws from its own stream exactly what a call on its
+    clients alone with that ``rng`` would draw, so stacking changes no number."""
+    if not isinstance(rng, (list, tuple)):
+        return [(slice(None), as_generator(rng))]
+    G = len(rng)
+    if G == 0 or C % G:
+        raise ValueError(f"rng as a sequence needs one entry per equal group of clients; {G} groups for {C} clients")
+    n = C // G
+    return [(slice(i * n, (i + 1) * n), as_generator(r)) for i, r in enumerate(rng)]
 
 
 def run_wrapped(arch, start, data, transform: Transform, steps: int, *, loss, half, record, wrap) -> Trajectory:
@@ -74,5 +91,5 @@ def head_only(n_blocks: int) -> tuple:
     return (False,) * (n_blocks - 1) + (True,)
 
 
-__all__ = ["Strategy", "gd_fit", "run_wrapped", "broadcast_clients", "n_clients", "then", "head_only", "sgd",
-           "Transform"]
+__all__ = ["Strategy", "gd_fit", "run_wrapped", "broadcast_clients", "n_clients", "rng_groups", "then", "head_only",
+           "sgd", "Transform"]

@@ -64,11 +64,17 @@ def split_ft(eta, steps: int, splits, lam: float = 0.25, align: str = "mse") -> 
 
     ``splits``: one split point ``s`` for every client, a sequence with one ``s_k`` per client
     (heterogeneous compute budgets), or ``"cycle"`` for ``s_k = k mod (L + 1)`` (every depth used);
-    each ``0 <= s_k <= L`` (number of body blocks).
+    each ``0 <= s_k <= L`` (number of body blocks). ``lam``: one alignment strength, or one per client
+    (settings stacked on the client axis run as one batch).
     """
     check_eta(eta)
     steps = Vd.integer("steps", steps, min_value=0)
-    lam = Vd.nonnegative("lam", lam)
+    if np.ndim(lam) == 0:
+        lam = Vd.nonnegative("lam", lam)
+    else:
+        lam = Vd.finite_array("lam", lam, ndim=1)
+        if np.any(lam < 0):
+            raise ValueError(f"lam must be in [0.0, inf) everywhere, got minimum {lam.min()}")
     Vd.choice("align", align, ALIGN)
     cycle = isinstance(splits, str)
     if cycle and splits != "cycle":
@@ -88,18 +94,24 @@ def split_ft(eta, steps: int, splits, lam: float = 0.25, align: str = "mse") -> 
             raise ValueError(f"splits must have one entry per client ({C}), got {splits_arr.size}")
         if s.min() < 0 or s.max() > L:
             raise ValueError(f"split points must be in [0, {L}] (body blocks of the model), got {s.tolist()}")
+        if np.ndim(lam) and lam.size != C:
+            raise ValueError(f"lam must have one entry per client ({C}), got {lam.size}")
         start = broadcast_clients(arch.check_params(params_G), C)
         owned = tuple((b < s).astype(float).reshape(C, 1, 1) for b in range(L)) + (True,)
         inner = sgd(eta, owned)
+        aligned = (s > 0) & (np.asarray(lam) > 0)  # clients with an alignment term (s = 0 owns no body block)
 
         def update(grads, state, params, value, t):
-            if lam > 0:
+            if aligned.any():
                 total = [np.array(g) for g in grads]
-                for sv in np.unique(s):
-                    ga = alignment_grads(arch, params, start, data, int(sv), align, half)
-                    sel = (s == sv).astype(float).reshape(C, 1, 1)
-                    for b in range(L):
-                        total[b] = total[b] + lam * sel * ga[b]
+                for sv in np.unique(s[aligned]):  # the alignment gradient of the clients split at sv, on them alone
+                    idx = np.flatnonzero(aligned & (s == sv))
+                    sub = slice(None) if idx.size == C else idx
+                    ga = alignment_grads(arch, tuple(p[sub] for p in params), tuple(a[sub] for a in start), data[sub],
+                                         int(sv), align, half)
+                    w = lam if np.ndim(lam) == 0 else lam[sub].reshape(-1, 1, 1)
+                    for b in range(int(sv)):  # blocks from sv on have no alignment gradient
+                        total[b][sub] = total[b][sub] + w * ga[b]
                 grads = tuple(total)
             return inner.update(grads, state, params, value, t)
 
@@ -107,7 +119,8 @@ def split_ft(eta, steps: int, splits, lam: float = 0.25, align: str = "mse") -> 
                            record=record, wrap=wrap)
 
     label = "cycle" if cycle else (splits_arr.tolist() if splits_arr.size > 1 else int(splits_arr[0]))
-    return Strategy(f"Split[s={label},lam={lam:g}]", fit, "client layers [0, s_k) + head: L_k + λ·A_k; server layers frozen")
+    lam_label = f"{lam:g}" if np.ndim(lam) == 0 else "[" + ",".join(f"{x:g}" for x in lam) + "]"
+    return Strategy(f"Split[s={label},lam={lam_label}]", fit, "client layers [0, s_k) + head: L_k + λ·A_k; server layers frozen")
 
 
 __all__ = ["split_ft", "alignment_grads", "ALIGN"]
