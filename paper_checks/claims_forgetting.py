@@ -129,10 +129,11 @@ def cyclic_margin(p: dict, bound=F.evron_cyclic_bound) -> float:
 def similarity_curves(quick: bool = True, seed: int = 0, d: int = 60) -> dict:
     """Goldfarb et al.'s forgetting (relative to ``‖y‖²``) at ``p`` rotated coordinates, per regime and draw (the
     same ``X``, ``w*`` for every ``p`` of a draw: paired)."""
-    draws = 40 if quick else 150
     ps = (0, d // 8, d // 4, d // 2, 3 * d // 4, d)
     out = {}
-    for name, n in (("overparameterised (n = 2, d = 60)", 2), ("near the threshold (n = 54, d = 60)", 54)):
+    # the overparameterised effects are small and cheap to draw, the near-threshold ones large and dearer
+    for name, n, draws in (("overparameterised (n = 2, d = 60)", 2, 120 if quick else 300),
+                           ("near the threshold (n = 54, d = 60)", 54, 30 if quick else 80)):
         rows = np.empty((draws, len(ps)))
         for i, g in enumerate(spawn(seed + 2024 + n, draws)):
             X = g.standard_normal((n, d))

@@ -10,6 +10,8 @@ claims. Closed forms in :mod:`lpft_theory.theory.transfer`.
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from lpft_theory import Samples, gradient_descent, two_layer
@@ -34,18 +36,25 @@ def task(p: dict):
     return n, d, bt, bs, p["sigma"]
 
 
+def draws_for(p: dict) -> np.random.Generator:
+    """Fresh draws for every instance, seeded by the instance itself (deterministic): with one fixed set of draws
+    the adversary would search that set's own fluctuations, a smooth function of the instance."""
+    return np.random.default_rng(zlib.crc32(repr(sorted((k, round(float(v), 12)) for k, v in p.items())).encode()))
+
+
 def closed(n, d, bt, bs, sigma) -> dict:
     return {"scratch": T.scratch_risk(n, d, 1.0, sigma ** 2), "lp": T.lp_risk(n, 1.0, float(bt[0]), sigma ** 2),
             "ft": T.ft_risk(n, d, float(np.sum((bt - bs) ** 2)), sigma ** 2)}
 
 
 def closed_form_z(p: dict, draws: int = 80, forms=closed) -> float:
-    """The largest ``|Monte Carlo mean − closed form| / standard error`` of the three procedures (``forms``: the
-    closed forms under test)."""
+    """The largest ``|Monte Carlo mean − closed form| / (standard error + 1 % of the closed form)`` of the three
+    procedures (``forms``: the closed forms under test). The 1 % floor keeps the heavy tails of the inverse-Wishart
+    terms (a few draws with a nearly singular ``XXᵀ``) from deciding alone."""
     n, d, bt, bs, sigma = task(p)
-    mc = T.simulate(n, d, bt, bs, sigma, draws, np.random.default_rng(p.get("seed", 0)))
+    mc = T.simulate(n, d, bt, bs, sigma, draws, draws_for(p))
     cf = forms(n, d, bt, bs, sigma)
-    return max(abs(v.mean() - cf[k]) / (v.std(ddof=1) / np.sqrt(draws) + 1e-12) for k, v in mc.items())
+    return max(abs(v.mean() - cf[k]) / (v.std(ddof=1) / np.sqrt(draws) + 0.01 * cf[k] + 1e-12) for k, v in mc.items())
 
 
 def predicted(n, d, bt, bs, sigma) -> dict:
@@ -58,7 +67,7 @@ def phase_margin(p: dict, draws: int = 80, condition=predicted) -> float:
     """``min over FT, LP of (predicted side) × z(R_sc − R_transfer) + 4``: negative only when the simulation puts the
     outcome on the other side of the condition by more than four standard errors (paired draws)."""
     n, d, bt, bs, sigma = task(p)
-    mc = T.simulate(n, d, bt, bs, sigma, draws, np.random.default_rng(p.get("seed", 0)))
+    mc = T.simulate(n, d, bt, bs, sigma, draws, draws_for(p))
     side = condition(n, d, bt, bs, sigma)
     out = []
     for key in ("ft", "lp"):
@@ -116,8 +125,8 @@ CHECKS = [
             "s^2 n/(d-n-1); linear transfer |b_perp|^2 + (s^2 + |b_perp|^2)/(n-2); fine-tuning from b_s to "
             "convergence |b_t - b_s|^2 (1 - n/d) + s^2 n/(d-n-1)", kind="identity", source=SRC, figure="transfer",
             space=SPACE, margin=lambda p: 5.0 - closed_form_z(p), budget=(20, 60),
-            statistic="largest |Monte Carlo mean - closed form| / standard error (80 draws per instance); "
-                      "an error beyond 5 standard errors breaks it"),
+            statistic="largest |Monte Carlo mean - closed form| / (standard error + 1 % of the closed form), 80 "
+                      "fresh draws per instance; beyond 5 breaks it"),
     for_all("transfer-phase-map", "Tahir et al.: with strong enough feature overlap both linear transfer and "
             "fine-tuning beat training from scratch, especially with little target data", kind="condition",
             condition=("FT: omega > |b_s| / (2 |b_t|) (every n < d - 1, gain (1 - n/d)(|b_t|^2 - |b_t - b_s|^2)); "
