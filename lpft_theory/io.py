@@ -63,14 +63,37 @@ def check_output_file(path, *, overwrite: bool = False, flag: str = "path") -> P
     path = Path(path)
     if path.is_dir() or str(path).endswith(os.sep):
         raise IsADirectoryError(f"{flag} {path} is a folder; give a file path such as {path / 'out.json'}")
+    _target(path, flag)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{flag} {path} exists; pass --force to overwrite it or choose another {flag}")
     check_output_dir(path.parent, flag=flag)
     return path
 
 
+SYSTEM_DIRS = ("/dev", "/proc", "/sys")
+
+
+def _target(path: Path, flag: str) -> Path:
+    """The file a write to ``path`` lands on: a symlink is followed (the link stays a link; its target is
+    replaced), and refused where it leads to anything but a regular file or a missing one in a normal folder: a
+    device, a pipe, a socket, a broken link, or a path in /dev, /proc or /sys (``--json /dev/stdout --force``
+    would otherwise replace the system's link, as root)."""
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path.absolute()
+    via = f" (a symlink to {real})" if path.is_symlink() else ""
+    if path.is_symlink() and not real.exists():
+        raise ValueError(f"{flag} {path} is a broken symlink{via}; give a file path such as out.json")
+    if real.exists() and not real.is_file() and not real.is_dir():
+        kind = ("a device" if real.is_char_device() or real.is_block_device() else "a pipe" if real.is_fifo()
+                else "a socket" if real.is_socket() else "not a regular file")
+        raise ValueError(f"{flag} {path} is {kind}{via}, not a regular file; give a file path such as out.json")
+    if any(str(p) in SYSTEM_DIRS for p in [path.absolute(), real, *path.absolute().parents, *real.parents]):
+        raise ValueError(f"{flag} {path}{via} is in a system folder ({', '.join(SYSTEM_DIRS)}); give a file path "
+                         "such as out.json")
+    return real
+
+
 def write_bytes_atomic(path, data: bytes, overwrite: bool = False) -> Path:
-    path = Path(path)
+    path = _target(Path(path), "path")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not a file")
     if path.exists() and not overwrite:

@@ -26,13 +26,16 @@ _state = {"n": None, "torch": None}  # the count in force, and the count last ap
 
 def parse(raw, name: str = "threads") -> int:
     """A thread count from an int or a string (``"2"``); ``ValueError`` naming ``name``, the value and the range."""
+    n = None
     if isinstance(raw, str):
-        text = raw.strip()
-        n = int(text) if text.isdecimal() and text.isascii() else None
-    else:
-        n = int(raw) if isinstance(raw, numbers.Integral) and not isinstance(raw, bool) else None
+        try:
+            n = int(raw.strip())
+        except ValueError:
+            pass
+    elif isinstance(raw, numbers.Integral) and not isinstance(raw, bool):
+        n = int(raw)
     if n is None or not 1 <= n <= MAX:
-        raise ValueError(f"{name} must be an integer in [1, {MAX}], got {raw!r}")
+        raise ValueError(f"{name} must be an integer in [1, {MAX}], got {raw if n is None else n!r}")
     return n
 
 

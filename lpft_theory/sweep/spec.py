@@ -85,6 +85,33 @@ def _check_value(where: str, name: str, value):
         raise ValueError(f"{where}.{name} must be {expected.__name__}, got {value!r} ({type(value).__name__})")
 
 
+def _seeds(source: str, sw: dict) -> list:
+    """The seed list of ``[sweep]``, its size checked before it is built (``n_seeds = 1e9`` is refused at once)."""
+    if "seeds" in sw and "n_seeds" in sw:
+        raise ValueError(f"{source}: give [sweep].seeds or [sweep].n_seeds, not both")
+    if "n_seeds" in sw:
+        n = sw["n_seeds"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS:
+            raise ValueError(f"{source}: [sweep].n_seeds must be an integer in [1, {MAX_POINTS:_}], got {n!r} "
+                             f"({type(n).__name__})")
+        return list(range(n))
+    seeds = sw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                             for s in seeds):
+        raise ValueError(f"{source}: [sweep].seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    _no_repeats(source, "[sweep].seeds", seeds)
+    return seeds
+
+
+def _no_repeats(source: str, where: str, values: list) -> None:
+    """Refuse a list that names one value twice (the same configuration would be listed, and run, twice)."""
+    seen = []
+    for v in values:
+        if v in seen:  # == : 1 and 1.0 are one value of a float field
+            raise ValueError(f"{source}: {where} lists {v!r} twice; give each value once")
+        seen.append(v)
+
+
 def parse(raw: dict, source: str = "sweep") -> SweepSpec:
     """Validate a sweep given as nested dicts; every error names the offending key."""
     if not isinstance(raw, dict):
@@ -114,19 +141,23 @@ def parse(raw: dict, source: str = "sweep") -> SweepSpec:
             raise ValueError(f"{source}: [grid].{k} must be a non-empty list of values, got {v!r}")
         for x in v:
             _check_value(f"{source}: [grid]", k, x)
+        _no_repeats(source, f"[grid].{k}", v)
         if k in base:
             raise ValueError(f"{source}: {k} is in both [base] and [grid]")
-    if "seeds" in sw and "n_seeds" in sw:
-        raise ValueError(f"{source}: give [sweep].seeds or [sweep].n_seeds, not both")
-    seeds = sw.get("seeds", list(range(sw.get("n_seeds", 1))))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                             for s in seeds):
-        raise ValueError(f"{source}: [sweep].seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    name = sw.get("name", "sweep")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{source}: [sweep].name must be a non-empty string, got {name!r} ({type(name).__name__})")
+    seeds = _seeds(source, sw)
     strategies = sw.get("strategies", list(Config().strategies))
-    if not isinstance(strategies, list) or not all(isinstance(s, str) for s in strategies):
-        raise ValueError(f"{source}: [sweep].strategies must be a list of strategy names, got {strategies!r}")
-    spec = SweepSpec(str(sw.get("name", "sweep")), dict(base), {k: list(v) for k, v in grid.items()}, tuple(seeds),
-                     tuple(strategies))
+    if not isinstance(strategies, list) or not strategies or not all(isinstance(s, str) for s in strategies):
+        raise ValueError(f"{source}: [sweep].strategies must be a non-empty list of strategy names, got {strategies!r}")
+    _no_repeats(source, "[sweep].strategies", strategies)
+    size = math.prod(len(v) for v in grid.values()) * len(seeds)
+    if size > MAX_POINTS:  # before any configuration is built
+        shape = " x ".join(f"{len(v)} {k}" for k, v in sorted(grid.items()))
+        raise ValueError(f"{source}: the sweep has {size:_} configurations ({shape or 'no grid'} x "
+                         f"{len(seeds)} seeds); at most {MAX_POINTS:_} allowed: split it into several sweeps")
+    spec = SweepSpec(name, dict(base), {k: list(v) for k, v in grid.items()}, tuple(seeds), tuple(strategies))
     if spec.size > MAX_POINTS:
         shape = " x ".join(f"{len(v)} {k}" for k, v in sorted(spec.grid.items()))
         raise ValueError(f"{source}: the sweep has {spec.size:_} configurations ({shape or 'no grid'} x "
@@ -138,20 +169,37 @@ def parse(raw: dict, source: str = "sweep") -> SweepSpec:
     return spec
 
 
+FORMATS = (".toml", ".json")
+
+
+def _unique_keys(pairs):
+    """``json.loads`` hook: refuse a key given twice in one object (JSON would silently keep the last)."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"key {k!r} appears twice in one table; give it once")
+        out[k] = v
+    return out
+
+
 def load(path) -> SweepSpec:
-    """Read a sweep from a ``.toml`` or ``.json`` file."""
+    """Read a sweep from a ``.toml`` or ``.json`` file (the extension in any case)."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"sweep file {path} does not exist")
     if not path.is_file():
         raise ValueError(f"sweep file {path} is a folder, not a .toml or .json file")
+    kind = path.suffix.lower()
+    if kind not in FORMATS:
+        raise ValueError(f"sweep file {path}: extension {path.suffix or '(none)'!r} is not supported; "
+                         f"write the sweep as .toml or .json (see docs/sweep_example.toml)")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"sweep file {path} is not UTF-8 text") from None
-    if path.suffix == ".json":
+    if kind == ".json":
         try:
-            raw = json.loads(text)
+            raw = json.loads(text, object_pairs_hook=_unique_keys)
         except ValueError as exc:
             raise ValueError(f"{path}: not valid JSON: {exc}") from None
     else:
@@ -160,7 +208,7 @@ def load(path) -> SweepSpec:
         except ModuleNotFoundError:  # Python 3.10
             import tomli as tomllib
         try:
-            raw = tomllib.loads(text)
+            raw = tomllib.loads(text)  # a key or table given twice is a TOML error already
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: not valid TOML: {exc}") from None
     return parse(raw, str(path))
