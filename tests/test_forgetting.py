@@ -127,3 +127,14 @@ def test_bad_inputs_are_refused():
     with pytest.raises(TypeError, match="k must be an integer"):
         F.two_task_forgetting(2.5, [0.5], [1.0])
     assert math.isclose(F.two_task_sup(1), 0.0)
+
+
+def test_figure_numbers():
+    from figures import forgetting as fig
+
+    data = fig.compute(quick=True, seed=0)
+    for c in data["by_theta"].values():
+        np.testing.assert_allclose(c["closed"], c["procedure"], rtol=1e-10, atol=1e-14)
+    assert all(s <= b for s, b in zip(data["sup"][1:], data["bound"][1:]))
+    over = [e["mean"] for e in data["similarity"]["overparameterised (n = 2, d = 60)"]]
+    assert 0 < int(np.argmax(over)) < len(over) - 1  # an interior peak

@@ -116,3 +116,14 @@ def test_a_wrong_round_map_is_refuted():
     space = M._box(draw=(0, 10_000), het=(0.0, 1.0), phi=(0.05, 1.5), eta_frac=(0.05, 0.45), tau=(1, 6))
     v = _mutant("test-mut-rolora", lambda p: -M.rolora_gap(p, (rolora_wrong, L.ffa_trajectory)), space)
     assert v.status == "refuted"
+
+
+def test_figure_numbers():
+    from figures import lora_fed as fig
+
+    data = fig.compute(quick=True, seed=0)
+    np.testing.assert_allclose(data["engine_error"], data["closed_error"], rtol=1e-10, atol=1e-15)
+    for mode in ("alternating", "frozen-A"):
+        np.testing.assert_allclose(data["excess"][mode], data["closed"][mode], rtol=1e-8, atol=1e-25)
+    assert data["excess"]["frozen-A"][-1] == pytest.approx(data["ffa_floor"], rel=1e-8)
+    assert data["excess"]["alternating"][-1] < 1e-15 < data["excess"]["both"][-1]

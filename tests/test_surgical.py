@@ -98,3 +98,13 @@ def test_the_which_block_study_trains_every_block_to_near_zero_training_loss_whe
     st = M.which_block(True, 0)["settings"]
     for name in ("idealised input-level (x_t = Ax)", "idealised output-level (head change)"):
         assert max(st[name]["full FT train loss"]) < 1e-5 and max(st[name]["first layer train loss"]) < 1e-5
+
+
+def test_figure_numbers():
+    from figures import surgical as fig
+
+    data = fig.compute(quick=True, seed=0)
+    st = M.which_block(True, 0)["settings"]
+    for name, row in data["loss"].items():
+        for m, est in row.items():
+            assert est["mean"] == pytest.approx(np.mean(st[name][m]))

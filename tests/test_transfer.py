@@ -70,3 +70,16 @@ def test_a_wrong_phase_condition_is_refuted():
     v = _mutant("test-mut-transfer-phase", lambda p: M.phase_margin(p, condition=wrong), kind="condition",
                 condition=("omega > |b_s|", "wrong"), condition_by="derived")
     assert v.status == "refuted"
+
+
+def test_figure_numbers():
+    from figures import transfer as fig
+
+    data = fig.compute(quick=True, seed=0)
+    for n, w in zip(data["n"], data["lp_boundary"]):
+        if np.isfinite(w) and 0 < w < 1:
+            assert T.lp_risk(n, 1.0, w, fig.SIGMA ** 2) == pytest.approx(T.scratch_risk(n, fig.D, 1.0, fig.SIGMA ** 2))
+    for key, est in data["sim"].items():
+        closed = dict(zip(data["n"], data["closed"][key]))
+        z = [abs(e["mean"] - closed[n]) / (e["se"] + 0.01 * closed[n]) for n, e in zip(data["n_sim"], est)]
+        assert max(z) < 5, key
