@@ -57,10 +57,11 @@ def closed_vs_procedure(p: dict, formula=F.two_task_forgetting) -> float:
     return abs(formula(p["k"], cos, U.T @ w, p["R"]) - proc) / max(p["R"] ** 2 * (w @ w), 1e-12)
 
 
-def engine_instances(ctx) -> dict:
+def engine_instances(ctx, formula=F.global_loss_after_ft) -> dict:
     """Closed forms against the engine: GD run to convergence (``strategies.ft`` on the linear model) from a global
     model ``w_G`` on every client of a covariate-shift scenario (shared ``w*``, ``n < d``), the package's global loss
-    of the result (``metrics.cross_matrix``), and two tasks learnt one after the other by the same engine."""
+    of the result (``metrics.cross_matrix``) against ``formula``, and two tasks learnt one after the other by the
+    same engine."""
     d, n, C = 12, 5, 4
     g = np.random.default_rng(ctx.seed)
     sc = synthetic.covariate_shift(d, C, k=4, shift=1.0, eps=1.0, rng=g)
@@ -72,8 +73,8 @@ def engine_instances(ctx) -> dict:
     fitted = ft(1.0 / hess, steps)(arch, (w_G[:, None],), data).params[0][..., 0]
     closed = np.stack([F.fit_to_convergence(w_G, data.X[i], data.Y[i, :, 0]) for i in range(C)])
     M_engine = cross_matrix(arch, (fitted[..., None],), sc.population)
-    M_closed = np.stack([F.global_loss_after_ft(w_G, data.X[i], data.Y[i, :, 0], sc.population.Sigma,
-                                                np.broadcast_to(w_star, (C, d))) for i in range(C)])
+    M_closed = np.stack([formula(w_G, data.X[i], data.Y[i, :, 0], sc.population.Sigma, np.broadcast_to(w_star, (C, d)))
+                         for i in range(C)])
     errs = {"fit_vs_projection": float(np.max(np.abs(fitted - closed)) / np.max(np.abs(closed))),
             "global_loss_vs_formula": float(np.max(np.abs(M_engine - M_closed)) / np.max(M_closed))}
     # two isotropic tasks learnt in turn by the engine: forgetting after k = 1..4 against the closed form

@@ -59,6 +59,14 @@ def test_global_loss_after_ft_is_one_projection_through_the_engine():
     assert max(ev["engine"].values()) < 1e-8
 
 
+def test_a_global_loss_formula_without_the_projection_is_caught():
+    def wrong(w_G, X_i, y_i, Sigmas, w_stars):  # the global model's own loss: FT "forgets" nothing
+        E = w_G[None, :] - np.asarray(w_stars)
+        return np.einsum("jd,jde,je->j", E, np.asarray(Sigmas), E)
+
+    assert M.engine_instances(CTX, wrong)["violations"] == 1
+
+
 def test_rotation_tasks_forget_nothing_without_rotation_and_something_with_it():
     g = np.random.default_rng(0)
     X = g.standard_normal((3, 20))
