@@ -1,97 +1,171 @@
-"""Chen et al. 2025 — the empirical claims on real images (scikit-learn's digits, torch models).
+"""Chen et al. 2025 — the empirical claims on real images (scikit-learn's digits, torch models), in every shift
+and with both models.
 
-Every claim is judged under each protocol variant of :mod:`lpft_theory.empirical.experiment` (fixed recipe on
-the 30-round and on the converged global model, equal budget, tuned, matched Local, tuned on the 30-round
-model in full runs). The verdict's status is the one under the claim's primary variant; the evidence holds
-``protocol_robustness`` (variant → status) and the sentence ``robustness_summary`` (shown by the report).
+Each claim is judged per side = (shift, model) of :func:`lpft_theory.empirical.experiment.settings` (every
+shift with the MLP and the CNN; ``--quick``: two shifts, MLP), under every protocol variant; the headline is
+the declared primary protocol's (:func:`paper_checks.claims.primary_of`), the others are robustness only.
+
+**Positive control first.** On every side and under every variant the planted method Mix (WiSE-FT: ``(1 − a)
+θ_FT + a θ_G``, known to keep the global model) is compared with FT on Global, read exactly as the claim is
+read (:func:`control_effect`). A side whose control is not detected (one-sided, Holm over the sides, α =
+0.025) cannot show the effect at this size: it is ``inconclusive`` whatever its own interval says, and the
+verdict carries the control's gap, its interval and the minimum detectable effect. The claim's own effects
+(all sides × settings one Holm family) give each side ``for`` / ``against`` / ``equivalent`` /
+``inconclusive`` (any ``against`` → against; all ``for`` → for; all ``equivalent`` → equivalent); the status
+over the sides follows the rule of :func:`paper_checks.verdict.judge`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from lpft_theory.empirical.experiment import SIX, VARIANTS
-from lpft_theory.stats import best_of, mean_ci, paired_difference, spearman_by_seed
+from lpft_theory.empirical.experiment import SELECTION_DATA, SIX, VARIANTS
+from lpft_theory.stats import mean_ci, paired_difference, spearman_by_seed
 
-from ._robustness import robustness, verdict
+from .claims import primary_of
 from .verdict import Verdict, claim, judge
 
 SRC = "Chen et al. 2025"
 TITLE = "Chen et al. 2025 — A Closer Look at Personalized Fine-Tuning in Heterogeneous FL"
-COMMAND = "lpft real --scenario covariate --model mlp"
+MATCHED = "matched local"
 
 
-def _real(ctx):
-    from lpft_theory.empirical.experiment import study
+def _real(ctx) -> dict:
+    from lpft_theory.empirical.experiment import real_study
 
-    return study(ctx.quick)
+    return real_study(ctx.quick)
 
 
 def _col(runs, variant: str, method: str, key: str) -> list:
-    """One number per seed (runs are in seed order)."""
-    return [r["variants"][variant]["rows"][method][key] for r in runs]
+    """One number per seed (runs are in seed order); under matched local the reading at the level."""
+    rows = [r["variants"][variant]["rows"][method] for r in runs]
+    return [x["at_level"][key] if variant == MATCHED and key in ("local", "global") else x[key] for x in rows]
 
 
 def _base(runs, variant: str, key: str) -> list:
     return [r["variants"][variant]["base"][key] for r in runs]
 
 
-def _robust(claim_id: str, text: str, primary: str, per_variant: dict, evidence: dict) -> Verdict:
-    """The Verdict under ``primary``, with the status under every protocol variant (``per_variant``: variant →
-    (Judgement, effects)), the sentence naming the variants that flip it, and what each variant chooses."""
-    j, effects = per_variant[primary]
-    rob = robustness({v: jj for v, (jj, _) in per_variant.items()}, primary)
-    ev = {**effects, "primary_protocol": primary, **rob, **evidence,
-          "protocol_variants": {v: VARIANTS[v] for v in per_variant},
-          "effects_by_protocol": {v: e for v, (_, e) in per_variant.items()}}
-    return verdict(claim_id, text, SRC, j, ev,
-                   counterexample={"command": COMMAND, "protocol": primary, "effects": effects})
+def control_effect(runs, variant: str) -> dict:
+    """Mix − FT Global, paired over seeds (matched local: both read at the level both reach)."""
+    def g(name):
+        rows = [r["variants"][variant]["control"][name] for r in runs]
+        return [x["at_level"]["global"] if variant == MATCHED else x["global"] for x in rows]
+    return paired_difference(g("Mix"), g("FT"))
+
+
+def side_word(words: list) -> str:
+    """One side's word from its settings' words (module docstring)."""
+    if "against" in words:
+        return "against"
+    if all(w == "for" for w in words):
+        return "for"
+    if all(w == "equivalent" for w in words):
+        return "equivalent"
+    return "inconclusive"
+
+
+def status_of(sides: dict) -> str:
+    """The status over sides, by the rule of :func:`paper_checks.verdict.judge` (its docstring)."""
+    w = list(sides.values())
+    n = {k: w.count(k) for k in ("for", "against", "equivalent")}
+    if n["for"] == len(w):
+        return "confirmed"
+    if n["equivalent"] == len(w):
+        return "equivalent"
+    if n["for"] and (n["against"] or n["equivalent"]):
+        return "mixed"
+    if n["against"] and not n["for"]:
+        return "refuted"
+    return "inconclusive"
+
+
+def judge_sides(effects: dict, controls: dict, expect_positive: bool = True) -> dict:
+    """``effects``: side → setting → interval estimate; ``controls``: side → the control's estimate. Returns the
+    status, the side words, per side the control's reading and minimum detectable effects, and the reason."""
+    jc = judge(controls, delta=None)
+    flat = {f"{side} | {k}": e for side, eff in effects.items() for k, e in eff.items()}
+    j = judge(flat, expect_positive)
+    sides, per_side = {}, {}
+    for side, eff in effects.items():
+        keys = [f"{side} | {k}" for k in eff]
+        own = side_word([j.sides[k] for k in keys])
+        detected = jc.sides[side] == "for"
+        sides[side] = own if detected else "inconclusive"
+        per_side[side] = {"control_detected": detected, "control_gap": controls[side],
+                          "control_mde": jc.tests[side]["mde"], "own_reading": own,
+                          "mde": max(j.tests[k]["mde"] for k in keys),
+                          "tests": {k.split(" | ", 1)[1]: j.tests[k] for k in keys}}
+    status = status_of(sides)
+    undetected = [s for s, p in per_side.items() if not p["control_detected"]]
+    reason = j.reason
+    if undetected:
+        mdes = ", ".join(f"{per_side[s]['control_mde']:.3g}" for s in undetected)
+        reason = (f"positive control (Mix - FT Global) not detected on {', '.join(undetected)} (minimum detectable "
+                  f"effect {mdes}): those sides are inconclusive whatever their own interval. Own reading: "
+                  + j.reason)
+    return {"status": status, "sides": sides, "per_side": per_side, "reason": reason}
+
+
+def real_verdict(claim_id: str, studies: dict, per_variant_effects, expect_positive: bool = True,
+                 evidence: dict | None = None) -> Verdict:
+    """The verdict of a real claim: ``per_variant_effects(runs, variant) → {setting: estimate}`` per side; the
+    headline under the declared primary protocol; every variant's status as robustness."""
+    primary = primary_of(claim_id)
+    table, decided = {}, {}
+    for v in VARIANTS:
+        eff = {side: per_variant_effects(res["runs"], v) for side, res in studies.items()}
+        ctrl = {side: control_effect(res["runs"], v) for side, res in studies.items()}
+        decided[v] = judge_sides(eff, ctrl, expect_positive)
+        table[v] = decided[v]["status"]
+    d = decided[primary]
+    flips = {v: s for v, s in table.items() if s != table[primary]}
+    words = (f"Primary protocol '{primary}': {table[primary]}. " + (
+        "The verdict is the same under every protocol variant tried." if not flips else
+        "It changes under " + "; ".join(f"'{v}' ({s})" for v, s in flips.items()) + "."))
+    sides_ev = {}
+    for side, res in studies.items():
+        p = d["per_side"][side]
+        sides_ev[side] = {"regime": res["regime"], "verdict": d["sides"][side],
+                          "local_gain_available": res["local_gain_available"],
+                          "global_model_test_acc": mean_ci([r["global_models"]["converged"]["test_acc"]
+                                                            for r in res["runs"]]),
+                          "positive_control": {"effect": "Mix - FT Global", "gap": p["control_gap"],
+                                               "detected": p["control_detected"], "mde": p["control_mde"]},
+                          "own_reading": p["own_reading"], "minimum_detectable_effect": p["mde"],
+                          "tests": p["tests"], "grid_counts": res["grid_counts"]}
+    ev = {"primary_protocol": primary, "protocol_robustness": table, "robustness_summary": words,
+          "sides": sides_ev, "selection_data": SELECTION_DATA, "protocol_variants": VARIANTS,
+          **(evidence or {})}
+    against = [s for s, w in d["sides"].items() if w == "against"]
+    cex = {}
+    if d["status"] == "refuted":
+        shift, model = against[0].split("/")
+        cex = {"command": f"lpft real --scenario {shift} --model {model}", "protocol": primary, "sides": against}
+    notes = d["reason"] if d["status"] in ("inconclusive", "mixed", "equivalent", "refuted") else ""
+    return Verdict(claim_id, "", SRC, d["status"], ev, counterexample=cex, notes=notes, sides=d["sides"],
+                   decided_by=d["reason"])
 
 
 @claim("chen-real-overfitting", figure="real_digits")
 def real_overfitting(ctx) -> Verdict:
-    runs = _real(ctx)["runs"]
-    per = {}
-    for v in runs[0]["variants"]:
-        eff = {"global_falls": paired_difference(_base(runs, v, "global"), _col(runs, v, "FT", "global")),
-               "local_rises": paired_difference(_col(runs, v, "FT", "local"), _base(runs, v, "local"))}
-        per[v] = (judge(eff), eff)
-    sweep = {w: [s["step"] for s in runs[0]["sweep"][w]] for w in runs[0]["sweep"]}
-    return _robust("chen-real-overfitting", "Fig. 2 on real images (digits, covariate shift, MLP): FT lowers global "
-                   "accuracy (other clients) while it raises local accuracy", "fixed recipe", per,
-                   {"ft_steps_recipe": runs[0]["variants"]["fixed recipe"]["rows"]["FT"]["T"], "sweep_steps": sweep,
-                    "global_model_rounds": {w: mean_ci([r["global_models"][w]["rounds"] for r in runs])
-                                            for w in runs[0]["global_models"]}})
+    def eff(runs, v):
+        return {"global falls": paired_difference(_base(runs, v, "global"), _col(runs, v, "FT", "global")),
+                "local rises": paired_difference(_col(runs, v, "FT", "local"), _base(runs, v, "local"))}
+    return real_verdict("chen-real-overfitting", _real(ctx), eff)
 
 
-def best_global_effects(runs, variant: str, methods=SIX, target: str = "LP-FT") -> tuple:
-    """``best_of`` over ``methods`` on test Global, and the effects the claim "``target`` is best" hinges on:
-    the competitors that beat it significantly, else the ties, else every competitor (all beaten)."""
-    values = {m: _col(runs, variant, m, "global") for m in methods}
-    best = best_of(values)
-    d = {f"{target} - {m}": paired_difference(values[target], values[m]) for m in methods if m != target}
-    losing = {k: e for k, e in d.items() if e["hi"] < 0}
-    tied = {k: e for k, e in d.items() if e["lo"] <= 0 <= e["hi"]}
-    return best, (losing or tied or d)
+def best_global_effects(runs, variant: str, methods=SIX, target: str = "LP-FT") -> dict:
+    """LP-FT − each rival's Global, paired over seeds (matched local: read at the level)."""
+    vals = {m: _col(runs, variant, m, "global") for m in methods}
+    return {f"{target} - {m}": paired_difference(vals[target], vals[m]) for m in methods if m != target}
 
 
 @claim("chen-real-best-global", figure="real_tradeoff")
 def real_best_global(ctx) -> Verdict:
-    res = _real(ctx)
-    runs, s = res["runs"], res["summary"]
-    per, bests = {}, {}
-    for v in runs[0]["variants"]:
-        best, eff = best_global_effects(runs, v)
-        bests[v] = {"best": best["best"], "tied": best["tied"], "means": best["means"]}
-        per[v] = (judge(eff), eff)
-    primary = "matched Local"
-    return _robust("chen-real-best-global", "Table 2 on real images (digits): LP-FT has the best Global accuracy of "
-                   "the six variants (primary statistic: Global at matched Local)", primary, per,
-                   {"best_of_by_protocol": bests,
-                    "global_acc": {m: s[primary][m]["global"] for m in SIX},
-                    "local_acc": {m: s[primary][m]["local"] for m in SIX},
-                    "matched_val_local": mean_ci([r["variants"][primary]["level"] for r in runs]),
-                    "average_(L+G)/2": {m: s[primary][m]["average_stated"]["mean"] for m in SIX},
-                    "average_(L+G+W)/3": {m: s[primary][m]["average_table"]["mean"] for m in SIX}})
+    studies = _real(ctx)
+    levels = {side: mean_ci([r["variants"][MATCHED]["level"] for r in res["runs"]]) for side, res in studies.items()}
+    return real_verdict("chen-real-best-global", studies, best_global_effects,
+                        evidence={"matched_val_local_level": levels})
 
 
 def flood_effects(runs, variant: str) -> dict:
@@ -106,20 +180,12 @@ def flood_effects(runs, variant: str) -> dict:
 
 @claim("chen-real-flooding")
 def real_flooding(ctx) -> Verdict:
-    runs = _real(ctx)["runs"]
-    per = {}
-    for v in runs[0]["variants"]:
-        eff = flood_effects(runs, v)
-        per[v] = (judge(eff), eff)
-    return _robust("chen-real-flooding", "Fig. 3b on real images: under loss flooding LP-FT keeps higher global "
-                   "accuracy than FT (flood level b a fraction of the global model's training loss)", "equal budget",
-                   per, {"flood_levels_fraction_of_global_train_loss": sorted({f["q"] for f in runs[0]["variants"]
-                                                                               ["equal budget"]["flood"]})})
+    return real_verdict("chen-real-flooding", _real(ctx), flood_effects)
 
 
 def distortion_effect(runs, variant: str) -> dict:
     """Spearman ρ between ``Δ_c`` and the global-accuracy drop across the methods of one seed, then a
-    t-interval over seeds (``stats.spearman_by_seed``); undefined seeds are skipped."""
+    t-interval over seeds (``stats.spearman_by_seed``)."""
     xs, ys, seeds = [], [], []
     for r in runs:
         V = r["variants"][variant]
@@ -128,52 +194,36 @@ def distortion_effect(runs, variant: str) -> dict:
             ys.append(V["base"]["global"] - V["rows"][m]["global"])
             seeds.append(r["seed"])
     try:
-        return spearman_by_seed(xs, ys, seeds)
+        return {"spearman_per_seed": spearman_by_seed(xs, ys, seeds)}
     except ValueError as exc:  # fewer than 2 seeds with a defined ρ: no interval
-        return {"mean": float("nan"), "lo": -np.inf, "hi": np.inf, "n": 0, "why": str(exc)}
+        return {"spearman_per_seed": {"mean": 0.0, "lo": -np.inf, "hi": np.inf, "n": 2, "se": np.inf, "df": 1,
+                                      "why": str(exc)}}
 
 
 @claim("chen-real-distortion", figure="real_attribution")
 def real_distortion(ctx) -> Verdict:
-    runs = _real(ctx)["runs"]
-    per = {}
-    for v in runs[0]["variants"]:
-        eff = {"spearman_per_seed": distortion_effect(runs, v)}
-        per[v] = (judge(eff), eff)
-    return _robust("chen-real-distortion", "Fig. 3a on real images: larger feature distortion (Delta_c on penultimate "
-                   "features) goes with a larger global-accuracy drop (one Spearman rho per seed over the methods)",
-                   "tuned", per, {})
+    return real_verdict("chen-real-distortion", _real(ctx), distortion_effect)
 
 
 def attribution_parts(runs, variant: str, method: str) -> dict:
-    """Per seed, the client-mean head / feature / interaction parts of the global-accuracy change."""
     return {k: [r["variants"][variant]["attribution"][method][k] for r in runs]
             for k in ("total", "head", "feature", "interaction")}
 
 
+def mechanism_effects(runs, variant: str) -> dict:
+    """``−(feature + interaction) − (−head)`` per method, on the methods whose Global drops significantly (all
+    six when none does)."""
+    eff, drops = {}, {}
+    for m in SIX:
+        a = attribution_parts(runs, variant, m)
+        drops[m] = mean_ci(-np.asarray(a["total"]))
+        eff[m] = paired_difference(-(np.asarray(a["feature"]) + np.asarray(a["interaction"])), -np.asarray(a["head"]))
+    return {m: e for m, e in eff.items() if drops[m]["lo"] > 0} or eff
+
+
 @claim("chen-real-mechanism", figure="real_attribution")
 def real_mechanism(ctx) -> Verdict:
-    """The drop is carried by the features: ``−(feature + interaction) − (−head) > 0`` per method, judged on the
-    methods whose global accuracy drops significantly (all six when none does)."""
-    runs = _real(ctx)["runs"]
-    per, parts = {}, {}
-    for v in runs[0]["variants"]:
-        eff, drops = {}, {}
-        for m in SIX:
-            a = attribution_parts(runs, v, m)
-            drops[m] = mean_ci(-np.asarray(a["total"]))
-            feat = -(np.asarray(a["feature"]) + np.asarray(a["interaction"]))
-            eff[m] = paired_difference(feat, -np.asarray(a["head"]))
-        dropping = {m: e for m, e in eff.items() if drops[m]["lo"] > 0}
-        per[v] = (judge(dropping or eff), dropping or eff)
-        parts[v] = {m: {k: mean_ci(x) for k, x in attribution_parts(runs, v, m).items()} for m in SIX + ("LP",)}
-        parts[v]["_drops"] = drops
-    return _robust("chen-real-mechanism", "Mechanism on real images: federated feature distortion causes the global "
-                   "drop — the feature part (with the interaction) of each method's global-accuracy drop exceeds the "
-                   "head part (exact hybrid attribution)", "tuned", per,
-                   {"attribution": parts,
-                    "control_LP_to_convergence": {k: mean_ci([r["lp_converged"][k] for r in runs])
-                                                  for k in ("global_change", "local", "delta_c")}})
+    return real_verdict("chen-real-mechanism", _real(ctx), mechanism_effects)
 
 
 CHECKS = [real_overfitting, real_best_global, real_flooding, real_distortion, real_mechanism]

@@ -29,6 +29,9 @@ def test_split_shifts_do_what_they_say():
     ov = split("overlap", 4, seed=0, overlap=0.5, visible=0.5)
     masks = [np.any(t.X != 0, axis=0) for t in ov.train]
     assert all(m.sum() <= 32 for m in masks)
+    lab = split("label", 5, seed=0, classes_per_client=2)
+    assert all(len(np.unique(t.Y)) <= 2 for t in lab.train)
+    assert sum(t.n for t in lab.train) + sum(t.n for t in lab.test) == 1797  # 5 clients x 2 = 10 shards
     lt = split("longtail", 5, seed=0)
     assert set(np.concatenate(list(lt.groups.values())).tolist()) == set(range(10))
 
@@ -92,10 +95,11 @@ def test_strategies_run_on_torch_and_split_reduces_to_ft():
                                       (dict(seeds=1), "seeds must be in"), (dict(eta=0.0), "eta must be in"),
                                       (dict(eta=0.3), "must be one of etas"),
                                       (dict(recipe_steps=30), "must be one of steps"),
-                                      (dict(lp_steps=(40,)), "lp_steps must be < recipe_steps"),
-                                      (dict(ft_scales=(0.1,)), "ft_scales must contain 1.0"),
+                                      (dict(lp_steps=(5, 40)), "lp_steps must be < min"),
+                                      (dict(rates=(0.5,)), "same length"),
+                                      (dict(eta_scales=(0.5, 1.0)), "must start with 1.0"),
                                       (dict(etas=()), "etas must be a non-empty tuple"),
-                                      (dict(rates=(1.0,)), r"rates\[0\] must be in")])
+                                      (dict(rates=(1.0, 0.5)), r"rates\[0\] must be in")])
 def test_real_config_errors(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         RealConfig(**kw).validate()

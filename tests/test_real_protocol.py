@@ -1,25 +1,26 @@
-"""The fair real-digits protocol: equal budgets, the instability mark, validation-only selection, exact
-attribution, and the per-protocol verdicts of the real-data checks."""
-import os
-import subprocess
-import sys
-
+"""The real-digits protocol: the batched grid equals the engine's per-configuration loop, equal grids, the
+matched-Local tolerance, own-validation-only selection, positive controls that are detected (and not once
+mutated to equal FT), per-(shift, model) sides, the Kumar analogue, and the device argument."""
 import numpy as np
 import pytest
 import torch
 
 import lpft_theory.empirical.experiment as X
 from lpft_theory.data import Samples
-from lpft_theory.empirical.torch_arch import mlp
-from lpft_theory.strategies import ft, lp
+from lpft_theory.empirical import batched as B
+from lpft_theory.empirical import kumar_digits as KD
+from lpft_theory.empirical.torch_arch import cnn, mlp
+from lpft_theory.stats import paired_difference
 from paper_checks import chen2025_real as R
+from paper_checks import run_one
+from paper_checks import kumar_digits as KC
 
 torch.set_num_threads(1)
 
 # two step sizes, one far past the edge of stability (its FT training loss rises): selection must avoid it
-TINY = X.RealConfig(seeds=2, clients=3, max_rounds=20, chunk=10, patience=1, short_rounds=5, local_steps=3,
-                    etas=(0.05, 3.0), steps=(4, 8), recipe_steps=8, eta=0.05, lp_steps=(2,), mus=(1.0,),
-                    rates=(0.5,), soup_sizes=(2,), flood_levels=(0.5,), lp_converged_steps=5, grid_on_short=False)
+TINY = X.RealConfig(scenario="concept", seeds=2, clients=3, max_rounds=20, chunk=10, patience=1, short_rounds=5,
+                    local_steps=3, etas=(0.05, 3.0), steps=(4, 8), recipe_steps=4, eta=0.05, lp_steps=(1, 2),
+                    flood_levels=(0.5,))
 
 
 @pytest.fixture(scope="module")
@@ -27,168 +28,242 @@ def tiny():
     return X.run_real(TINY)
 
 
-def test_study_is_identical_in_a_fresh_process(tiny):
-    """Determinism of the whole digits pipeline (splits, FedAvg to a plateau, grid, selection, flooding,
-    attribution): the same configuration in a fresh process with another hash seed gives the same JSON."""
-    from lpft_theory.io import to_json
-    code = ("import sys; from lpft_theory import threads; threads.configure(); "
-            "import lpft_theory.empirical.experiment as X; from lpft_theory.io import to_json; "
-            "from tests.test_real_protocol import TINY; sys.stdout.write(to_json(X.run_real(TINY)))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONHASHSEED": "4321"},
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert res.stdout == to_json(tiny)
+# ---------------------------------------------------------------------------- batched grid = loop (float64)
+def _engine(method, knob, eta, T, arch, pG, data, seed):
+    strat = X.make_strategy(method, knob, eta, T)
+    if method == "Soup":  # the same perturbations as the batched soup (X._soup_starts): a generator per seed
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 7, knob["size"]]))
+        return strat(arch, pG, data, loss="ce", rng=rng).params
+    return strat(arch, pG, data, loss="ce").params
 
 
-def _picks(run) -> dict:
-    return {v: {m: (r["eta"], r["T"], r["knob"]) for m, r in V["rows"].items()} for v, V in run["variants"].items()}
-
-
-def test_lp_ft_with_no_lp_is_ft_at_the_same_budget():
+@pytest.mark.parametrize("make", [mlp, cnn])
+def test_batched_grid_equals_the_per_configuration_loop(make):
+    """Every grid point of every method, run as one batched GD over (configuration, client) rows, equals the
+    engine's strategy run configuration by configuration (the old loop) to 1e-10 in float64."""
     rng = np.random.default_rng(0)
-    arch = mlp(d=65, h=8)
-    data = Samples(rng.standard_normal((3, 20, 65)), rng.integers(0, 10, (3, 20)))
+    arch = make(h=6) if make is mlp else make(c=2, h=6)
+    C, n, T = 3, 10, 6
+    data = Samples(rng.random((C, n, 64)), rng.integers(0, 10, (C, n)))
     pG = arch.init(1)
-    a = X.make_strategy("LP-FT", {"k": 0, "rho": 1.0, "mu_lp": 0.0}, 0.1, 6)(arch, pG, data, loss="ce")
-    b = ft(0.1, 6)(arch, pG, data, loss="ce")
-    for x, y in zip(a.params, b.params):
-        np.testing.assert_array_equal(x, y)
-    # equal budget: k LP steps + (T - k) FT steps, T losses after the start
-    c = X.make_strategy("LP-FT", {"k": 2, "rho": 0.1, "mu_lp": 0.0}, 0.1, 6)(arch, pG, data, loss="ce")
-    assert c.losses.shape[0] == b.losses.shape[0] == 7
-    # the anchored LP with mu = 0 is plain LP, and it never moves the body
-    d = X.anchored_lp(0.1, 4, 0.0)(arch, pG, data, loss="ce")
-    e = lp("steps", eta=0.1, steps=4)(arch, pG, data, loss="ce")
-    for x, y in zip(d.params, e.params):
-        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-15)
-    f = X.anchored_lp(0.1, 4, 5.0)(arch, pG, data, loss="ce")
-    np.testing.assert_array_equal(f.params[0][1], pG[0])
-    assert np.linalg.norm(f.params[-1] - pG[-1]) < np.linalg.norm(e.params[-1] - pG[-1])  # pulled toward V_G
+    cfg = X.RealConfig(etas=(0.2, 0.6), steps=(3, 6), recipe_steps=6, eta=0.2, lp_steps=(1, 2))
+    D = B.Data.of(data, 10)
+    cases, blocks, starts = [], [], []
+    for m in ("FT", "LP", "LP-FT", "Proximal", "Sparse"):
+        for knob in cfg.knobs(m):
+            for e in cfg.etas:
+                eta = e * knob.get("eta_scale", 1.0)
+                kw = {"eta": eta, "head_until": 10 ** 9 if m == "LP" else knob.get("k", 0),
+                      "mu": knob.get("mu", 0.0), "sparse": knob.get("rate", 0.0)}
+                cases.append((m, knob, eta, len(blocks)))
+                blocks.append(B.Rows.block(np.arange(C), **kw))
+                starts.append(tuple(np.broadcast_to(p, (C,) + p.shape).copy() for p in pG))
+    rows = B.Rows.cat(blocks)
+    start = tuple(np.concatenate([s[b] for s in starts]) for b in range(len(pG)))
+    run = B.train(arch, start, start, rows, D, T, record=set(cfg.steps))
+    for m, knob, eta, i in cases:
+        for t in cfg.steps:
+            mine = tuple(p[i * C:(i + 1) * C] for p in run.snapshots[t])
+            ref = _engine(m, knob, eta, t, arch, pG, data, 0)
+            for a, b in zip(mine, ref):
+                np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=f"{m} {knob} eta={eta} T={t}")
+    # a soup's ingredients as rows, and LSS's own batched loop
+    size = 2
+    starts = X._soup_starts(cfg, tuple(p[None] for p in pG), C, size, [0])
+    rows = B.Rows.cat([B.Rows.block(np.arange(C), eta=0.2) for _ in range(size)])
+    st = tuple(np.concatenate(list(s)) for s in starts)
+    run = B.train(arch, st, st, rows, D, T // size, record={T // size})
+    soup_mine = tuple(p.reshape((size, C) + p.shape[1:]).mean(0) for p in run.snapshots[T // size])
+    for a, b in zip(soup_mine, _engine("Soup", {"size": size}, 0.2, T, arch, pG, data, 0)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    first, second = X._lss_split(8)
+    P, _, _ = B.train_lss(arch, tuple(np.broadcast_to(p, (C,) + p.shape).copy() for p in pG), np.arange(C), D,
+                          np.full(C, 0.2), first, vertex_steps=second, n_samples=2, rng=np.random.default_rng(5))
+    ref = X.make_strategy("LSS", {}, 0.2, 8)(arch, pG, data, loss="ce", rng=np.random.default_rng(5)).params
+    for a, b in zip(P, ref):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
 
 
-def test_grid_marks_the_unstable_step_and_selection_avoids_it(tiny):
+def test_every_method_gets_the_same_number_of_configurations_and_no_more_compute():
+    for cfg in (X.RealConfig(), X.QUICK, TINY):
+        counts = X.grid_counts(cfg)
+        assert len(set(counts.values())) == 1, counts
+        for m in X.ALL:
+            for knob, eta, T in X.grid(cfg, m):
+                assert X.gradient_evaluations(m, knob, T) <= T  # equal compute: T gradient evaluations at most
+    k = KD.grid_counts(KD.KumarConfig())
+    assert len(set(k.values())) == 1
+    with pytest.raises(ValueError, match="same length"):
+        X.RealConfig(mus=(0.1, 1.0, 2.0)).validate()
+
+
+def test_run_grid_reports_every_grid_point_with_its_own_stability(tiny):
     grid = tiny["runs"][0]["grid"]["converged"]
+    per = {m: sum(p["method"] == m for p in grid) for m in X.ALL}
+    assert len(set(per.values())) == 1 and per["FT"] == X.grid_counts(TINY)["FT"]
     ft_points = {(p["eta"], p["T"]): p for p in grid if p["method"] == "FT"}
     assert ft_points[(3.0, 8)]["unstable"] and not ft_points[(0.05, 8)]["unstable"]
-    # the anchored methods are judged on the objective they descend, L + (mu/2)|theta - theta_G|^2
-    assert not any(p["unstable"] for p in grid if p["method"] in ("Proximal", "LP", "LP-FT") and p["eta"] == 0.05)
-    bad = ft_points[(3.0, 8)]
-    assert bad["n_unstable"] == len(bad["clients_unstable"]) >= 1 and bad["rise"] > TINY.rise_tol
+    # Soup and LSS record their own stability, not FT's: the unstable step size is caught in their own runs
+    for m in ("Soup", "LSS"):
+        own = {(p["eta"], p["T"]): p["rise"] for p in grid if p["method"] == m}
+        assert own[(3.0, 8)] > TINY.rise_tol
+        assert own != {k: ft_points[k]["rise"] for k in own}
     for run in tiny["runs"]:
-        for v in ("tuned", "matched Local"):
-            rows = run["variants"][v]["rows"]
-            assert all(not r["unstable"] and r["eta"] == 0.05 for m, r in rows.items())
+        for v in ("tuned", "matched local"):
+            assert all(not r["unstable"] for r in run["variants"][v]["rows"].values())
 
 
-def test_selection_never_reads_test_data(tiny, monkeypatch):
-    """Scrambling every test label changes the test numbers but no choice of any protocol variant."""
-    real_prepare = X.prepare
-
-    def scrambled(cfg, seed):
-        d = real_prepare(cfg, seed)
-        Y = d.Y.copy()
-        Y[d.wt > 0] = (Y[d.wt > 0] + 3) % 10
-        d.Y = Y
-        return d
-
-    monkeypatch.setattr(X, "prepare", scrambled)
-    run = X.run_one(TINY, 0)
-    assert _picks(run) == _picks(tiny["runs"][0])
-    before = tiny["runs"][0]["variants"]["tuned"]["rows"]["FT"]
-    assert run["variants"]["tuned"]["rows"]["FT"]["local"] != before["local"]  # the test numbers did change
-    # and select() itself reads only the validation view of each point
-    points = [{**p, "local": np.nan, "global": np.nan} for p in tiny["runs"][0]["grid"]["converged"]]
-    assert X.select(points, "tuned", TINY) == X.select(tiny["runs"][0]["grid"]["converged"], "tuned", TINY)
+def test_matched_level_comparison_has_a_tolerance():
+    """A point whose own-validation Local differs from the level by round-off (0.8959999999999999 vs
+    0.8960000000000001) is at the level."""
+    pts = [{"method": m, "knob": {}, "eta": 0.1, "T": T, "val_local": v, "unstable": False}
+           for m in X.SIX for T, v in ((5, 0.8959999999999999), (10, 0.8960000000000001))]
+    pts += [{"method": m, "knob": {}, "eta": 0.1, "T": 5, "val_local": 0.9, "unstable": False} for m in ("LP", "Mix")]
+    sel = X.select(pts, "matched local", TINY, methods=X.SIX, base_val_local=0.8960000000000001)
+    assert sel["level"] == pytest.approx(0.896)
+    for m in X.SIX:  # the closest point at or above the level is the 0.8959999999999999 one (T = 5)
+        assert pts[sel[m]]["T"] == 5
 
 
-def test_attribution_adds_up_and_lp_moves_no_feature(tiny):
+def test_selection_reads_only_own_validation_data(tiny):
+    """Changing every test number and every other client's data leaves every choice unchanged: select() reads
+    only the method, knob, step size, T, own-validation Local and stability of each point."""
+    assert set(X.VAL_KEYS) == {"method", "knob", "eta", "T", "val_local", "unstable"}
+    grid = tiny["runs"][0]["grid"]["converged"]
+    scrambled = [{**p, "local": np.nan, "global": np.nan, "worst": np.nan} for p in grid]
+    for rule in ("equal budget", "tuned", "matched local"):
+        assert X.select(scrambled, rule, TINY, base_val_local=0.5) == X.select(grid, rule, TINY, base_val_local=0.5)
+    assert "own validation" in tiny["selection_data"]
+
+
+def test_run_reports_regime_gain_control_and_every_variant(tiny):
+    assert set(tiny["summary"]) == set(X.VARIANTS)
+    assert tiny["regime"]["reason"] and tiny["regime"]["shift"] == "concept"
+    assert np.isfinite(tiny["local_gain_available"]["mean"])
     for run in tiny["runs"]:
-        for v in run["variants"].values():
-            for m, a in v["attribution"].items():
+        for v, V in run["variants"].items():
+            assert set(V["rows"]) == set(X.METHODS) and set(V["control"]) == {"Mix", "FT"}
+            for m, a in V["attribution"].items():
                 assert a["head"] + a["feature"] + a["interaction"] == pytest.approx(a["total"], abs=1e-12)
-                delta = v["rows"][m]["global"] - v["base"]["global"]
-                assert a["total"] == pytest.approx(delta, abs=1e-12)  # the total is the Global change reported
-            assert v["attribution"]["LP"]["feature"] == 0.0 and v["attribution"]["LP"]["interaction"] == 0.0
-            assert v["rows"]["LP"]["delta_c"] < 1e-12
+            assert V["attribution"]["LP"]["feature"] == pytest.approx(0.0, abs=1e-12)
+        fixed, equal = run["variants"]["fixed recipe"]["rows"], run["variants"]["equal budget"]["rows"]
+        assert fixed["LP-FT"]["T"] == 2 * fixed["FT"]["T"] and equal["LP-FT"]["T"] == equal["FT"]["T"]
+        ml = run["variants"]["matched local"]
+        assert all(ml["rows"][m]["at_level"]["trajectories"] >= 1 for m in X.SIX)
+        gm = run["global_models"]["converged"]
+        assert gm["rounds"] == gm["curve"][-1][0] <= TINY.max_rounds
 
 
-def test_run_reports_every_variant_with_intervals_and_the_global_models(tiny):
-    s = tiny["summary"]
-    assert set(s) == {"fixed recipe, 30-round global", "fixed recipe", "equal budget", "tuned", "matched Local",
-                      "controls"}
-    assert s["controls"]["LP run to convergence"]["delta_c"]["mean"] < 1e-12
-    for v in (s[k] for k in s if k != "controls"):
-        assert set(X.METHODS) <= set(v)
-        for key in ("local", "global", "worst", "average_stated", "average_table", "delta_c", "frac_hurt"):
-            assert v["FT"][key]["lo"] <= v["FT"][key]["mean"] <= v["FT"][key]["hi"]
-    assert "LP-FT (FT stage at η/10)" in s["equal budget"]
-    # the fixed recipe gives LP-FT twice FT's steps; equal budget gives it the same
-    run = tiny["runs"][0]
-    fixed, equal = run["variants"]["fixed recipe"]["rows"], run["variants"]["equal budget"]["rows"]
-    assert fixed["LP-FT"]["T"] == 2 * fixed["FT"]["T"] and equal["LP-FT"]["T"] == equal["FT"]["T"]
-    gm = run["global_models"]["converged"]
-    assert gm["rounds"] == gm["curve"][-1][0] and gm["rounds"] <= TINY.max_rounds
-    assert run["global_models"]["short"]["rounds"] == TINY.short_rounds
+def test_mix_with_weight_zero_is_ft(tiny):
+    """The control's mutation: Mix with a = 0 is FT exactly (so it cannot be detected against FT)."""
+    arch = mlp(d=65, h=8)
+    pG = arch.init(0)
+    ftp = tuple(p + 0.1 for p in pG)
+    mix = tuple((1 - 0.0) * f + 0.0 * g for f, g in zip(ftp, pG))
+    for a, b in zip(mix, ftp):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_real_checks_report_a_status_for_every_protocol(tiny, monkeypatch):
-    monkeypatch.setattr(R, "_real", lambda ctx: tiny)
-    for check in R.CHECKS:
-        v = check(None)
-        assert set(v.evidence["protocol_robustness"]) == set(tiny["summary"]) - {"controls"}
-        assert v.status == v.evidence["protocol_robustness"][v.evidence["primary_protocol"]]
-        assert v.evidence["robustness_summary"].startswith(f"Primary protocol {v.evidence['primary_protocol']!r}")
-
-
-def _fake_runs(lpft_gain: dict, seeds: int = 5, noise: float = 1e-3):
-    """Runs where LP-FT's Global exceeds each method's by ``lpft_gain[method]`` (with small seed noise)."""
-    g = np.random.default_rng(0)
+# ---------------------------------------------------------------------------- the positive control and the sides
+def _fake_study(shift, model, control_gap, lpft_gain, seeds=5, noise=2e-3, seed=0):
+    """A study where Mix − FT Global is ``control_gap`` and LP-FT − every rival ``lpft_gain`` (with seed noise)."""
+    g = np.random.default_rng(seed)
     runs = []
     for s in range(seeds):
-        rows = {m: {"global": 0.9 - lpft_gain.get(m, 0.0) + noise * g.standard_normal()} for m in X.SIX}
-        rows["LP-FT"]["global"] = 0.9
-        runs.append({"seed": s, "variants": {"v": {"rows": rows}}})
-    return runs
+        variants = {}
+        for v in X.VARIANTS:
+            rows = {m: {"global": 0.5 + noise * g.standard_normal(), "local": 0.8} for m in X.METHODS}
+            rows["LP-FT"]["global"] = max(r["global"] for r in rows.values()) + lpft_gain
+            for r in rows.values():
+                r["at_level"] = {"global": r["global"], "local": r["local"]}
+            ft = rows["FT"]["global"]
+            mix = ft + control_gap + noise * g.standard_normal()
+            control = {"FT": {"global": ft, "at_level": {"global": ft}}, "Mix": {"global": mix, "at_level": {"global": mix}}}
+            variants[v] = {"rows": rows, "control": control, "base": {"global": 0.6, "local": 0.5}}
+        runs.append({"seed": s, "variants": variants, "global_models": {"converged": {"test_acc": 0.6}}})
+    return {"runs": runs, "regime": {"shift": shift}, "local_gain_available": {"mean": 0.3},
+            "grid_counts": {}, "summary": {}}
 
 
-@pytest.mark.parametrize("gains,status", [({m: 0.02 for m in X.SIX}, "confirmed"),
-                                          ({**{m: 0.02 for m in X.SIX}, "FT": 0.0}, "not-testable-here"),
-                                          ({**{m: 0.02 for m in X.SIX}, "Soup": -0.02}, "refuted")])
-def test_best_global_rule_needs_every_paired_interval(gains, status):
-    best, effects = R.best_global_effects(_fake_runs(gains), "v")
-    assert R.judge(effects).status == status
-    assert (best["best"] == "LP-FT") == (status == "confirmed")
+def test_positive_control_is_detected_and_not_when_mutated_to_equal_ft():
+    good = {"concept/mlp": _fake_study("concept", "mlp", 0.05, 0.02)}
+    v = R.real_verdict("chen-real-best-global", good, R.best_global_effects)
+    side = v.evidence["sides"]["concept/mlp"]
+    assert side["positive_control"]["detected"] and side["positive_control"]["gap"]["lo"] > 0
+    assert v.status == "confirmed" and v.sides == {"concept/mlp": "for"}
+    mutated = {"concept/mlp": _fake_study("concept", "mlp", 0.0, 0.02)}  # Mix = FT
+    w = R.real_verdict("chen-real-best-global", mutated, R.best_global_effects)
+    assert not w.evidence["sides"]["concept/mlp"]["positive_control"]["detected"]
+    assert w.status == "inconclusive" and w.sides == {"concept/mlp": "inconclusive"}
+    assert "positive control" in w.notes and "minimum detectable effect" in w.notes
+    assert w.evidence["sides"]["concept/mlp"]["own_reading"] == "for"  # the tie is never read as evidence
 
 
-def test_flooding_goes_mixed_when_levels_disagree():
-    runs = []
-    for s in range(5):
-        flood = []
-        for q, d in ((0.25, 0.02), (0.75, -0.02)):
-            flood += [{"q": q, "strategy": "FT", "global": 0.9},
-                      {"q": q, "strategy": "LP-FT", "global": 0.9 + d + 1e-3 * s}]
-        runs.append({"seed": s, "variants": {"equal budget": {"flood": flood}}})
-    j = R.judge(R.flood_effects(runs, "equal budget"))
-    assert j.status == "mixed" and set(j.sides.values()) == {"for", "against"}
+def test_sides_are_per_shift_and_model_and_the_headline_is_the_primary_protocols():
+    studies = {"concept/mlp": _fake_study("concept", "mlp", 0.05, 0.02, seed=1),
+               "label/cnn": _fake_study("label", "cnn", 0.05, -0.02, seed=2),
+               "covariate/mlp": _fake_study("covariate", "mlp", 0.0, 0.02, seed=3)}
+    v = R.real_verdict("chen-real-best-global", studies, R.best_global_effects)
+    assert v.sides == {"concept/mlp": "for", "label/cnn": "against", "covariate/mlp": "inconclusive"}
+    assert v.status == "mixed"
+    assert v.status == v.evidence["protocol_robustness"][v.evidence["primary_protocol"]]
+    assert v.evidence["primary_protocol"] == "matched local"
+    assert R.real_verdict("chen-real-overfitting", studies, lambda runs, var: {
+        "x": paired_difference([r["variants"][var]["base"]["global"] for r in runs],
+                               [r["variants"][var]["rows"]["FT"]["global"] for r in runs])}).evidence[
+        "primary_protocol"] == "fixed recipe"
 
 
-def test_short_global_model_is_read_off_the_plateau_run_bit_identically():
-    from lpft_theory.federated import fedavg
-    from lpft_theory.rng import spawn
-
-    data = X.prepare(TINY, 0)
-    arch = mlp(d=data.X.shape[-1])
-    models = X.global_models(TINY, arch, data, spawn(0, 2)[0])
-    ref = fedavg(arch, arch.init(spawn(0, 2)[0]), data.train, TINY.short_rounds, TINY.local_steps, TINY.fed_eta,
-                 loss="ce", weights=np.array(data.meta["train_sizes"], float)).params
-    for a, b in zip(ref, models["short"]["params"]):
-        np.testing.assert_array_equal(a, b)
-    assert models["converged"]["rounds"] == models["converged"]["curve"][-1][0]
+def test_real_checks_run_on_a_tiny_study(tiny, monkeypatch):
+    monkeypatch.setattr(R, "_real", lambda ctx: {"concept/mlp": tiny})
+    for check in R.CHECKS:
+        v = run_one(check, None)
+        assert set(v.evidence["protocol_robustness"]) == set(X.VARIANTS)
+        assert v.status == v.evidence["protocol_robustness"][v.declared["primary_protocol"]]
+        assert set(v.sides) == {"concept/mlp"}
+        assert "positive_control" in v.evidence["sides"]["concept/mlp"]
 
 
-def test_tradeoff_frontier_keeps_only_undominated_points():
-    from figures.real_tradeoff import frontier
+# ---------------------------------------------------------------------------- Kumar on digits
+KTINY = KD.KumarConfig(seeds=2, pretrain_steps=20, n_id=20, n_val=20, n_test=40, steps=(4, 8), recipe_steps=8,
+                       lp_steps=(1, 2))
 
-    pts = [(0.90, 0.95), (0.91, 0.94), (0.905, 0.93), (0.92, 0.90), (0.92, 0.91), (0.89, 0.95)]
-    assert frontier(pts) == [(0.90, 0.95), (0.91, 0.94), (0.92, 0.91)]
+
+def test_kumar_analogue_runs_and_lp_keeps_the_features(monkeypatch):
+    res = KD.run_kumar(KTINY)
+    for run in res["runs"]:
+        for p in run["grid"]:
+            if p["method"] == "LP":
+                assert p["change_id"] == pytest.approx(0.0, abs=1e-12) and p["change_ood"] == pytest.approx(0.0, abs=1e-12)
+        assert set(run["variants"]) == set(KD.VARIANTS)
+        assert run["pretrain_loss"][1] < run["pretrain_loss"][0]
+    monkeypatch.setattr(KC, "_studies", lambda ctx: {"mlp": res})
+    v = run_one(KC.digits_analogue, None)
+    assert v.id == "kumar-digits-analogue" and set(v.sides) == {"mlp"}
+    assert v.evidence["primary_protocol"] == "matched local"
+    assert "positive_control" in v.evidence["sides"]["mlp"]
+
+
+# ---------------------------------------------------------------------------- device
+def test_device_argument():
+    with pytest.raises(ValueError, match="device must be"):
+        X.RealConfig(device="tpu").validate()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            X.RealConfig(device="cuda").validate()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_grid_equals_cpu():
+    rng = np.random.default_rng(0)
+    data = Samples(rng.random((3, 10, 64)), rng.integers(0, 10, (3, 10)))
+    for make in (mlp, cnn):
+        out = {}
+        for dev, blas in (("cpu", "numpy"), ("cuda", "torch")):
+            arch = make(blas=blas)
+            pG = arch.init(1)
+            st = tuple(np.broadcast_to(p, (3,) + p.shape).copy() for p in pG)
+            out[dev] = B.train(arch, st, st, B.Rows.block(np.arange(3), eta=0.3, head_until=2),
+                               B.Data.of(data, 10, dev), 6, record={6}).snapshots[6]
+        for a, b in zip(out["cpu"], out["cuda"]):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)

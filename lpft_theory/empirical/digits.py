@@ -4,9 +4,13 @@ Every split returns one training and one test ``Samples`` per client (ragged), s
 ``SeedSequence``; every client gets data. Shifts:
 
 * ``covariate`` — IID partition, then a per-client image transform applied to the client's train and test
-  images: rotation, contrast, additive noise or blur, cycling over clients with growing strength;
+  images: rotation, contrast, additive noise or blur, cycling over clients with growing strength (times
+  ``strength``: rotation up to 45°·strength, noise sd up to 0.3·strength, …);
 * ``concept`` — IID partition, then a per-client partial label permutation (``n_swaps`` swapped pairs);
-* ``label`` — per-class Dirichlet(α) split of the indices over clients;
+* ``label`` — per-class Dirichlet(α) split of the indices over clients; with ``classes_per_client = m``
+  instead the pathological split (McMahan et al. 2017): ``C·m`` shards, shard ``j`` of class ``π(j mod 10)``
+  for a random class order ``π``, each class's images divided evenly over its shards, client ``k`` holding
+  shards ``k·m … k·m + m − 1`` — at most ``m`` classes per client;
 * ``overlap`` — IID partition; client k sees only pixels in ``shared ∪ private_k`` (others set to 0), with
   ``overlap`` the fraction of visible pixels every client shares;
 * ``longtail`` — global class counts ``⌊n_max · IF^{−c/(K−1)}⌋``, then per-class Dirichlet(β) over clients;
@@ -42,16 +46,16 @@ class FederatedDigits:
     groups: dict | None = None  # head / medium / tail class indices (longtail)
 
 
-def _transform(X: np.ndarray, k: int, n_clients: int, g) -> tuple[np.ndarray, str]:
+def _transform(X: np.ndarray, k: int, n_clients: int, g, scale: float = 1.0) -> tuple[np.ndarray, str]:
     kind = ("rotate", "contrast", "noise", "blur")[k % 4]
-    strength = (k // 4 + 1) / (n_clients // 4 + 1)
+    strength = scale * (k // 4 + 1) / (n_clients // 4 + 1)
     imgs = X.reshape(-1, 8, 8)
     if kind == "rotate":
         angle = 45.0 * strength * (1 if k % 8 < 4 else -1)
         out = ndimage.rotate(imgs, angle, axes=(1, 2), reshape=False, order=1)
         label = f"rotate {angle:.0f} deg"
     elif kind == "contrast":
-        c = 1.0 - 0.7 * strength
+        c = max(1.0 - 0.7 * strength, 0.05)
         out = 0.5 + c * (imgs - 0.5)
         label = f"contrast x{c:.2f}"
     elif kind == "noise":
@@ -67,13 +71,16 @@ def _transform(X: np.ndarray, k: int, n_clients: int, g) -> tuple[np.ndarray, st
 
 def split(scenario: str = "covariate", n_clients: int = 10, seed: int = 0, *, test_frac: float = 0.3,
           alpha: float = 0.3, n_swaps: int = 2, overlap: float = 0.5, visible: float = 0.6,
-          imbalance: float = 20.0, beta: float = 0.5) -> FederatedDigits:
+          imbalance: float = 20.0, beta: float = 0.5, classes_per_client: int = 0,
+          strength: float = 1.0) -> FederatedDigits:
     """Split digits over ``n_clients`` clients under one kind of shift (see the module docstring)."""
     Vd.choice("scenario", scenario, SCENARIOS)
     n_clients = Vd.integer("n_clients", n_clients, min_value=2, max_value=100)
     test_frac = Vd.real("test_frac", test_frac, low=0.05, high=0.9)
     alpha, beta = Vd.positive("alpha", alpha), Vd.positive("beta", beta)
     n_swaps = Vd.integer("n_swaps", n_swaps, min_value=0, max_value=5)
+    classes_per_client = Vd.integer("classes_per_client", classes_per_client, min_value=0, max_value=10)
+    strength = Vd.real("strength", strength, low=0.0, high=3.0)
     overlap, visible = Vd.probability("overlap", overlap), Vd.real("visible", visible, low=0.05, high=1.0)
     imbalance = Vd.real("imbalance", imbalance, low=1.0)
     X, y = load()
@@ -90,10 +97,18 @@ def split(scenario: str = "covariate", n_clients: int = 10, seed: int = 0, *, te
             groups = {"head": order[thirds[0]], "medium": order[thirds[1]], "tail": order[thirds[2]]}
         conc = beta if scenario == "longtail" else alpha
         parts = [[] for _ in range(n_clients)]
-        for idx in by_class:
-            cuts = (np.cumsum(g_split.dirichlet(conc * np.ones(n_clients)))[:-1] * len(idx)).astype(int)
-            for k, piece in enumerate(np.split(idx, cuts)):
-                parts[k].extend(piece.tolist())
+        if scenario == "label" and classes_per_client:
+            m = classes_per_client
+            order = g_split.permutation(K)
+            owners = {c: [j // m for j in range(n_clients * m) if order[j % K] == c] for c in range(K)}
+            for c, idx in enumerate(by_class):
+                for k, piece in zip(owners[c], np.array_split(idx, max(len(owners[c]), 1))):
+                    parts[k].extend(piece.tolist())
+        else:
+            for idx in by_class:
+                cuts = (np.cumsum(g_split.dirichlet(conc * np.ones(n_clients)))[:-1] * len(idx)).astype(int)
+                for k, piece in enumerate(np.split(idx, cuts)):
+                    parts[k].extend(piece.tolist())
         for k in range(n_clients):  # every client gets data: borrow from the largest client
             while len(parts[k]) < 4:
                 donor = int(np.argmax([len(p) for p in parts]))
@@ -107,7 +122,7 @@ def split(scenario: str = "covariate", n_clients: int = 10, seed: int = 0, *, te
         idx = g.permutation(idx)
         Xk, yk = X[idx].copy(), y[idx].copy()
         if scenario == "covariate":
-            Xk, label = _transform(Xk, k, n_clients, g)
+            Xk, label = _transform(Xk, k, n_clients, g, strength)
         elif scenario == "concept":
             perm = np.arange(K)
             for _ in range(n_swaps):

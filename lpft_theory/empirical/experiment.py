@@ -1,68 +1,95 @@
-"""``lpft real``: federated digits under a fair protocol — a converged global model, stable steps, equal
-budgets, the same tuning rule for every method, matched personalization.
+"""``lpft real``: federated digits in regimes where personalization matters, every method tuned on an equal
+grid, compared at a fixed recipe, at equal budget, tuned, and at matched Local — with a positive control.
 
-Per seed:
+One call (:func:`run_real`) runs one shift and one model for all seeds; every torch computation is batched
+over seeds, clients and grid points (:mod:`lpft_theory.empirical.batched`).
 
-1. **Data.** :func:`~lpft_theory.empirical.digits.split`, then a validation split carved from every
-   client's training data (``val_frac``); test data is only ever *reported*. With ``standardize`` the
-   inputs are centred per pixel and scaled by one global standard deviation (statistics of the pooled
-   training data, one aggregation round in a federation) and, for the MLP, a constant input 1 gives the
-   first layer a bias.
-2. **Global models.** FedAvg (cross-entropy, clients weighted by data size) run to a validation plateau
-   (:func:`lpft_theory.federated.to_plateau` on the pooled validation loss), and the short
-   ``short_rounds``-round model of the old protocol; both curves are kept.
-3. **Grid.** Every method sweeps ``etas × steps × its own knob`` (μ, sparsity, soup size; LP-FT: LP length
-   ``k``, FT-stage rate ``ρ·η`` with ρ ∈ ``ft_scales``, LP regularised toward the global head with
-   ``μ_LP`` ∈ ``lp_mus``); all step sizes run as one batched call, all step counts are read off one
-   recorded trajectory (LP-FT's total budget ``T = k + T_FT``, the same as FT's ``T``). Every grid point
-   records, per client, whether its training objective rose by more than ``rise_tol`` (relative; the
-   objective includes the pull ``(μ/2)‖θ − θ_G‖²`` of the anchored methods, see :func:`stage_rise`): such
-   points are *unstable* and never selected (Soup and LSS report the rise of FT at the same ``η, T``: their
-   own runs keep no per-step loss).
-4. **Protocol variants** (:data:`VARIANTS`), each a rule that picks one point per method:
-   ``fixed recipe`` (the old recipe: η = ``eta``, T = ``recipe_steps``, LP-FT = LP T steps at 2η then FT
-   T steps at η, i.e. twice the budget) on the short and on the converged global model; ``equal budget``
-   (every method at η, T, LP-FT = LP ``k`` + FT ``T − k`` at η); ``tuned`` (the stable point with the best
-   validation Average (Local + Global)/2, Local on the client's own validation split, Global on the other
-   clients'); ``matched Local`` (per seed the largest validation Local that every method reaches; each
-   method's stable point at or above it with the best validation Global); with ``grid_on_short`` also
-   ``tuned`` on the short global model. Selection reads validation numbers only (see :func:`select`).
-5. **Per variant**: test Local, Global (other clients), Worst, C-Std, both Averages, ``Δ_c``, the fraction
-   of clients hurt and unstable; loss flooding of FT and LP-FT at ``b = q · L_train(θ_G)`` for q in
-   ``flood_levels``; the head / feature / interaction attribution of each method's global-accuracy change
-   (:func:`lpft_theory.attribution.attribution`).
+1. **Regime** (:data:`REGIMES`): per shift the split's parameters and the reason personalization matters
+   there (few classes per client, permuted labels, strong transforms with few images, little shared pixel
+   support, a long tail). A validation split is carved from every client's training data (``val_frac``);
+   test data is only ever *reported*. With ``standardize`` inputs are centred per pixel and scaled by one
+   global standard deviation (pooled training statistics, one aggregation round); the MLP gets a constant
+   input 1 (a first-layer bias).
+2. **Global model.** FedAvg (cross-entropy, clients weighted by data size) run to its own validation plateau
+   per seed (:func:`~lpft_theory.empirical.batched.fedavg_to_plateau`, the rule of
+   :func:`lpft_theory.federated.to_plateau`); the ``short_rounds`` model on the way is kept for reference.
+   ``local_gain_available`` = the best test Local of any stable grid point − the global model's test Local:
+   how much room the regime leaves.
+3. **Grid, equal for every method** (:func:`grid`): ``etas × steps × 2 knob values`` = the same number of
+   configurations for each method (:func:`grid_counts`). Knobs: Proximal μ, Sparse rate, Soup size M, LP's
+   pull μ toward the global head, LP-FT's LP length k, and, for the knob-free FT and LSS, a second step size
+   ``η · eta_scales[1]``. ``T`` counts *gradient evaluations per client* (equal compute): a soup of M trains
+   each ingredient ``⌊T/M⌋`` steps, LSS spends ``⌊T/4⌋·2`` of its ``T`` on its second vertex, LP-FT spends k on
+   LP. Every row records the objective it descends; a grid point is *unstable* when it rose by more than
+   ``rise_tol`` (relative) in a step — Soup by any ingredient's own run, LSS by its first vertex's objective
+   or a final training loss above the global model's.
+4. **The positive control** ``Mix`` (WiSE-FT, Wortsman et al. 2022): ``θ = (1 − a) θ_FT + a θ_G`` on FT's
+   grid points (``a`` ∈ ``mix_weights``) — a method known to keep the global model. Each claim is read only
+   where its testbed detects Mix − FT > 0 under the claim's primary protocol.
+5. **Protocol variants** (:data:`VARIANTS`): ``fixed recipe`` (the papers' recipe at η = ``eta``,
+   T = ``recipe_steps``: LP at 2η, LP-FT = LP T steps at 2η + FT T steps at η, Soup = M ingredients of T
+   steps, LSS as published — not equal compute), ``equal budget`` (every method at η, T, its recipe knob,
+   T gradient evaluations), ``tuned`` (each method's stable point with the best mean own-validation Local),
+   ``matched local`` (per seed the level ``L_G + q (L_common − L_G)``, ``q`` = ``match_q``, between the global
+   model's own-validation Local ``L_G`` and ``L_common``, the smallest over the six methods of their best
+   stable own-validation Local — the rule of :func:`lpft_theory.protocol.matched_levels`; each method's
+   stable point closest above it, compared with a 1e-9 tolerance). **Selection reads only
+   each client's own validation accuracy** (means over clients, one aggregation round): no client's choice
+   sees another client's data, and no test number (:func:`select`).
+6. **Per variant**: test Local, Global (other clients' test sets), Worst, C-Std, both Averages, ``Δ_c``, the
+   fraction of clients hurt; loss flooding of FT and LP-FT at ``b = q · L_train(θ_G)`` for q in
+   ``flood_levels``; the head / feature / interaction attribution of each method's Global change.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import torch
 
 from .. import _validate as Vd
-from ..attribution import attribution
 from ..data import Samples, stack_clients
 from ..dynamics import Transform, loss_rise
-from ..federated import fedavg, to_plateau
-from ..metrics import average_columns, delta_c
+from ..metrics import average_columns
 from ..rng import spawn
 from ..stats import mean_ci
-from ..strategies import flooded, ft, lp, lp_ft, lss, proximal_ft, soup, sparse_ft
+from ..strategies import ft, lp, lp_ft, lss, proximal_ft, soup, sparse_ft
 from ..strategies.base import Strategy, gd_fit
 from ..strategies.regularized import proximal
+from . import batched as B
 from .digits import SCENARIOS, split
 from .torch_arch import cnn, mlp
 
 MODELS = {"mlp": mlp, "cnn": cnn}
 SIX = ("FT", "Proximal", "Soup", "Sparse", "LSS", "LP-FT")  # Chen et al.'s Table 2 variants
 METHODS = SIX + ("LP",)
+CONTROL = "Mix"  # the positive control (module docstring, 4.)
+ALL = METHODS + (CONTROL,)
 VARIANTS = {  # protocol variant → the choices it makes
-    "fixed recipe, 30-round global": "30 FedAvg rounds; one eta and T for all; LP-FT gets LP + FT steps (2x budget)",
-    "fixed recipe": "converged global model; one eta and T for all; LP-FT gets LP + FT steps (2x budget)",
-    "equal budget": "converged global model; one eta and T for all; LP-FT's LP steps count against its T",
-    "tuned": "converged global model; each method's eta, T and knob chosen on the validation Average",
-    "matched Local": "converged global model; each method's best validation Global at a common validation Local",
-    "tuned, 30-round global": "30 FedAvg rounds; each method's eta, T and knob chosen on the validation Average",
+    "fixed recipe": "plateau global model; the papers' recipe: one eta and T; LP-FT = LP T + FT T steps, Soup M x T "
+                    "(not equal compute)",
+    "equal budget": "plateau global model; one eta and T; T gradient evaluations per client for every method",
+    "tuned": "plateau global model; each method's stable grid point with the best own-validation Local",
+    "matched local": "plateau global model; each method's stable grid point closest above a common own-validation "
+                     "Local (the smallest of the six methods' best)",
+}
+SELECTION_DATA = ("each client's own validation split only (per-client accuracies averaged over clients, one "
+                  "aggregation round); never another client's data, never test data")
+TOL = 1e-9  # the matched level's comparison tolerance (a mean of accuracies is a float sum)
+
+REGIMES = {  # shift → (split parameters, training images per client (0 = all), why personalization matters)
+    "covariate": ({"strength": 2.0}, 0, "strong per-client transforms (rotation up to 90 deg, contrast x0.05, noise "
+                  "sd 0.6, blur sigma 2.4) and 30 training images per client: the global model must fit every "
+                  "transform at once, a client's own images are few"),
+    "concept": ({"n_swaps": 4}, 0, "four label swaps per client: the same image means different labels on different "
+                "clients, which no single global model can fit"),
+    "label": ({"classes_per_client": 2}, 30, "pathological non-IID: two classes per client, so a client's own label "
+              "prior is far from the global one"),
+    "overlap": ({"overlap": 0.2, "visible": 0.5}, 0, "each client sees half the pixels, 6 of them shared: the global "
+                "model must read 10 different views"),
+    "longtail": ({"imbalance": 50.0, "beta": 0.3}, 0, "class counts from 1x to 50x and a skewed Dirichlet(0.3) split: "
+                 "head classes dominate the global model, a client's own classes differ"),
 }
 
 
@@ -74,29 +101,33 @@ class RealConfig:
     model: str = "mlp"
     seeds: int = 5
     clients: int = 10
-    val_frac: float = 0.2
+    val_frac: float = 0.25
+    max_test: int = 30
     standardize: bool = True
-    fed_eta: float = 0.2
-    local_steps: int = 10
+    fed_eta: float = 0.3
+    local_steps: int = 5
     short_rounds: int = 30
     chunk: int = 10
     patience: int = 3
     rel_tol: float = 1e-3
     max_rounds: int = 300
-    etas: tuple = (0.05, 0.1, 0.2, 0.4)
-    steps: tuple = (20, 40, 100)
-    eta: float = 0.2
-    recipe_steps: int = 40
+    etas: tuple = (0.1, 0.5)
+    eta_scales: tuple = (1.0, 0.5)
+    steps: tuple = (5, 10, 20, 40)
+    eta: float = 0.1
+    recipe_steps: int = 20
+    match_q: float = 0.5
     mus: tuple = (0.1, 1.0)
     rates: tuple = (0.5, 0.9)
     soup_sizes: tuple = (2, 3)
-    lp_steps: tuple = (10, 20)
-    ft_scales: tuple = (1.0, 0.1)
+    lp_steps: tuple = (2, 4)
     lp_mus: tuple = (0.0, 1.0)
+    mix_weights: tuple = (0.25, 0.5)
     flood_levels: tuple = (0.25, 0.5, 0.75)
     rise_tol: float = 1e-3
-    lp_converged_steps: int = 400
-    grid_on_short: bool = True
+    device: str = "cpu"
+
+    KNOBS = ("eta_scales", "mus", "rates", "soup_sizes", "lp_steps", "lp_mus", "mix_weights")
 
     def validate(self) -> "RealConfig":
         Vd.choice("scenario", self.scenario, SCENARIOS)
@@ -104,17 +135,22 @@ class RealConfig:
         Vd.integer("seeds", self.seeds, min_value=2)
         Vd.integer("clients", self.clients, min_value=2, max_value=100)
         Vd.real("val_frac", self.val_frac, low=0.05, high=0.5)
-        for k in ("local_steps", "short_rounds", "chunk", "patience", "recipe_steps", "lp_converged_steps"):
+        for k in ("local_steps", "short_rounds", "chunk", "patience", "recipe_steps", "max_test"):
             Vd.integer(k, getattr(self, k), min_value=1)
         Vd.integer("max_rounds", self.max_rounds, min_value=self.chunk)
         for k in ("fed_eta", "eta", "rise_tol"):
             Vd.positive(k, getattr(self, k))
         Vd.nonnegative("rel_tol", self.rel_tol)
+        Vd.real("match_q", self.match_q, low=0.0, high=1.0, low_open=True)
+        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:n]', got {self.device!r}")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but torch sees no CUDA device; use device='cpu'")
         grids = {"etas": (Vd.positive, None), "steps": (None, 1), "mus": (Vd.positive, None),
+                 "eta_scales": (lambda n, v: Vd.real(n, v, low=0.0, high=1.0, low_open=True), None),
                  "rates": (lambda n, v: Vd.real(n, v, low=0.0, high=1.0, high_open=True), None),
-                 "soup_sizes": (None, 2), "lp_steps": (None, 1),
-                 "ft_scales": (lambda n, v: Vd.real(n, v, low=0.0, high=1.0, low_open=True), None),
-                 "lp_mus": (Vd.nonnegative, None),
+                 "soup_sizes": (None, 2), "lp_steps": (None, 1), "lp_mus": (Vd.nonnegative, None),
+                 "mix_weights": (lambda n, v: Vd.real(n, v, low=0.0, high=1.0, low_open=True, high_open=True), None),
                  "flood_levels": (lambda n, v: Vd.real(n, v, low=0.0, high=1.0, low_open=True), None)}
         for k, (check, min_int) in grids.items():
             vals = getattr(self, k)
@@ -122,34 +158,66 @@ class RealConfig:
                 raise ValueError(f"{k} must be a non-empty tuple, got {vals!r}")
             for i, v in enumerate(vals):
                 check(f"{k}[{i}]", v) if check else Vd.integer(f"{k}[{i}]", v, min_value=min_int)
+        sizes = {k: len(getattr(self, k)) for k in self.KNOBS}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"every method's knob grid must have the same length (equal tuning budget), got {sizes}")
+        if self.eta_scales[0] != 1.0:
+            raise ValueError(f"eta_scales must start with 1.0 (the recipe's step size), got {self.eta_scales}")
         if self.eta not in self.etas:
             raise ValueError(f"eta (the fixed recipe's step size) must be one of etas={self.etas}, got {self.eta}")
         if self.recipe_steps not in self.steps:
             raise ValueError(f"recipe_steps must be one of steps={self.steps}, got {self.recipe_steps}")
-        for k, v in (("ft_scales", 1.0), ("lp_mus", 0.0)):
-            if v not in getattr(self, k):
-                raise ValueError(f"{k} must contain {v} (the equal-budget recipe), got {getattr(self, k)}")
-        if max(self.lp_steps) >= self.recipe_steps:
-            raise ValueError(f"lp_steps must be < recipe_steps={self.recipe_steps} (LP-FT needs FT steps), "
+        if max(self.lp_steps) >= min(self.steps):
+            raise ValueError(f"lp_steps must be < min(steps)={min(self.steps)} (LP-FT needs FT steps at every T), "
                              f"got {self.lp_steps}")
         return self
 
     def recipe(self, method: str) -> dict:
-        """The fixed recipe's knob of ``method`` (the old defaults where they exist)."""
-        return {"FT": {}, "LP": {"mu": 0.0}, "LSS": {}, "Proximal": {"mu": self.mus[-1]},
-                "Sparse": {"rate": self.rates[0]}, "Soup": {"size": self.soup_sizes[-1]},
-                "LP-FT": {"k": self.lp_steps[0], "rho": 1.0, "mu_lp": 0.0}}[method]
+        """The knob of ``method`` in the fixed recipe and the equal-budget variant."""
+        return {"FT": {"eta_scale": 1.0}, "LSS": {"eta_scale": 1.0}, "LP": {"mu": 0.0}, "Proximal": {"mu": self.mus[-1]},
+                "Sparse": {"rate": self.rates[0]}, "Soup": {"size": self.soup_sizes[-1]}, "LP-FT": {"k": self.lp_steps[0]},
+                "Mix": {"a": self.mix_weights[-1]}}[method]
 
     def knobs(self, method: str) -> list:
-        """Every knob setting of ``method`` in the grid."""
-        return {"FT": [{}], "LSS": [{}], "LP": [{"mu": m} for m in self.lp_mus],
-                "Proximal": [{"mu": m} for m in self.mus], "Sparse": [{"rate": r} for r in self.rates],
-                "Soup": [{"size": s} for s in self.soup_sizes],
-                "LP-FT": [{"k": k, "rho": r, "mu_lp": m} for k in self.lp_steps for r in self.ft_scales
-                          for m in self.lp_mus]}[method]
+        """Every knob setting of ``method`` in the grid (the same number for every method)."""
+        return {"FT": [{"eta_scale": s} for s in self.eta_scales], "LSS": [{"eta_scale": s} for s in self.eta_scales],
+                "LP": [{"mu": m} for m in self.lp_mus], "Proximal": [{"mu": m} for m in self.mus],
+                "Sparse": [{"rate": r} for r in self.rates], "Soup": [{"size": s} for s in self.soup_sizes],
+                "LP-FT": [{"k": k} for k in self.lp_steps], "Mix": [{"a": a} for a in self.mix_weights]}[method]
 
 
-# ---------------------------------------------------------------------------- strategies of the grid
+def grid(cfg: RealConfig, method: str) -> list:
+    """The grid points ``(knob, eta, T)`` of ``method``: ``knobs × etas × steps``; ``eta`` is the step size the
+    point runs at (FT and LSS: ``η · eta_scale``)."""
+    out = []
+    for knob in cfg.knobs(method):
+        for e in cfg.etas:
+            for T in cfg.steps:
+                out.append((knob, e * knob.get("eta_scale", 1.0), T))
+    return out
+
+
+def grid_counts(cfg: RealConfig) -> dict:
+    """Configurations per method (equal by construction; tests assert it)."""
+    return {m: len(grid(cfg, m)) for m in ALL}
+
+
+def gradient_evaluations(method: str, knob: dict, T: int) -> int:
+    """Gradient evaluations per client of one grid point (the equal-compute budget ``T``)."""
+    if method == "Soup":
+        return knob["size"] * (T // knob["size"])
+    if method == "LSS":
+        return _lss_split(T)[0] + 2 * _lss_split(T)[1]
+    return T
+
+
+def _lss_split(T: int) -> tuple:
+    """LSS's ``(first-vertex steps, second-vertex steps)`` within ``T`` gradient evaluations (2 draws a step)."""
+    v = max(T // 4, 1)
+    return max(T - 2 * v, 0), v
+
+
+# ---------------------------------------------------------------------------- the engine's strategies (reference)
 def anchored_lp(eta, steps: int, mu: float) -> Strategy:
     """LP regularised toward the global head (body frozen), a proximal step on the head only:
 
@@ -171,51 +239,49 @@ def anchored_lp(eta, steps: int, mu: float) -> Strategy:
 
 
 def make_strategy(method: str, knob: dict, eta, steps: int) -> Strategy:
-    """The strategy of one grid point: ``method`` with ``knob`` at step size ``eta`` for ``steps`` in total."""
+    """The engine's strategy of one grid point (``eta``: the point's own step size; ``steps``: its budget T),
+    the per-configuration reference the batched grid is tested against."""
     if method == "FT":
         return ft(eta, steps)
     if method == "LP":
         return anchored_lp(eta, steps, knob["mu"])
     if method == "LP-FT":
-        return lp_ft(np.multiply(eta, knob["rho"]), steps - knob["k"], anchored_lp(eta, knob["k"], knob["mu_lp"]))
+        return lp_ft(eta, steps - knob["k"], anchored_lp(eta, knob["k"], 0.0))
     if method == "Proximal":
         return proximal_ft(eta, steps, knob["mu"])
     if method == "Sparse":
         return sparse_ft(eta, steps, knob["rate"])
     if method == "Soup":
-        eta = np.asarray(eta)[None] if np.ndim(eta) else eta  # the soup's ingredient axis comes first
-        return soup(eta, steps, knob["size"], sigma=0.01)
+        return soup(eta, steps // knob["size"], knob["size"], sigma=0.01)
     if method == "LSS":
-        return lss(eta, steps, n_verts=1, vertex_steps=max(steps // 4, 1))
+        first, second = _lss_split(steps)
+        return lss(eta, first, n_verts=1, vertex_steps=second)
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-# ---------------------------------------------------------------------------- data and global models
+# ---------------------------------------------------------------------------- data
 @dataclass
 class Prepared:
-    """One seed's data: training, validation, test (client axis first) and an evaluation set holding the
-    validation and test points of every client side by side (``wv``/``wt`` mark which is which)."""
+    """One seed's data (client axis first); ``meta``: the split's description and sizes."""
 
     train: Samples
     val: Samples
     test: Samples
-    X: np.ndarray
-    Y: np.ndarray
-    wv: np.ndarray
-    wt: np.ndarray
     meta: dict
 
 
 def prepare(cfg: RealConfig, seed: int) -> Prepared:
-    fed = split(cfg.scenario, cfg.clients, seed)
+    params, max_train, _ = REGIMES[cfg.scenario]
+    fed = split(cfg.scenario, cfg.clients, seed, **params)
     g = spawn(np.random.SeedSequence([seed, 1]), cfg.clients)
-    tr, va = [], []
-    for s, gk in zip(fed.train, g):
+    tr, va, te = [], [], []
+    for s, t, gk in zip(fed.train, fed.test, g):
         idx = gk.permutation(s.n)
         n_val = max(1, int(round(cfg.val_frac * s.n)))
         va.append(Samples(s.X[idx[:n_val]], s.Y[idx[:n_val]]))
-        tr.append(Samples(s.X[idx[n_val:]], s.Y[idx[n_val:]]))
-    te = list(fed.test)
+        keep = idx[n_val:] if not max_train else idx[n_val:n_val + max_train]
+        tr.append(Samples(s.X[keep], s.Y[keep]))
+        te.append(Samples(t.X[: cfg.max_test], t.Y[: cfg.max_test]))
     if cfg.standardize:
         pooled = np.concatenate([s.X for s in tr])
         mu, sd = pooled.mean(0), float((pooled - pooled.mean(0)).std())
@@ -226,61 +292,77 @@ def prepare(cfg: RealConfig, seed: int) -> Prepared:
             return Samples(np.concatenate([X, np.ones((s.n, 1))], 1) if bias else X, s.Y)
 
         tr, va, te = [fix(s) for s in tr], [fix(s) for s in va], [fix(s) for s in te]
-    both = stack_clients([Samples(np.concatenate([v.X, t.X]), np.concatenate([v.Y, t.Y])) for v, t in zip(va, te)])
-    wv = np.zeros_like(both.weights)
-    wt = np.zeros_like(both.weights)
-    for k, (v, t) in enumerate(zip(va, te)):
-        wv[k, : v.n] = 1.0
-        wt[k, v.n: v.n + t.n] = 1.0
-    meta = {**fed.meta, "train_sizes": [s.n for s in tr], "val_sizes": [s.n for s in va]}
-    return Prepared(stack_clients(tr), stack_clients(va), stack_clients(te), both.X, both.Y, wv, wt, meta)
+    meta = {**fed.meta, "train_sizes": [s.n for s in tr], "val_sizes": [s.n for s in va],
+            "test_sizes": [s.n for s in te]}
+    return Prepared(stack_clients(tr), stack_clients(va), stack_clients(te), meta)
 
 
-def global_models(cfg: RealConfig, arch, data: Prepared, rng) -> dict:
-    """The FedAvg model at the validation plateau and the short ``short_rounds``-round one."""
-    weights = np.array(data.meta["train_sizes"], float)
-    p0 = arch.init(rng)
-    state = {"rounds": 0, "short": None}  # the plateau run passes through the short model: keep it
+def _pad_stack(parts: list) -> Samples:
+    """Per-seed ``Samples (C, n_s, d)`` → one ``(S·C, max n, d)`` with zero-weight padding."""
+    n = max(p.n for p in parts)
+    X = np.concatenate([np.pad(p.X, ((0, 0), (0, n - p.n), (0, 0))) for p in parts])
+    Y = np.concatenate([np.pad(p.Y, ((0, 0), (0, n - p.n))) for p in parts])
+    W = np.concatenate([np.pad(p.weights, ((0, 0), (0, n - p.n))) for p in parts])
+    return Samples(X, Y, W)
 
-    def advance(p, n):
-        r = state["rounds"]
-        if r < cfg.short_rounds < r + n:
-            return advance(advance(p, cfg.short_rounds - r), r + n - cfg.short_rounds)
-        p = fedavg(arch, p, data.train, n, cfg.local_steps, cfg.fed_eta, loss="ce", weights=weights).params
-        state["rounds"] = r + n
-        if r + n == cfg.short_rounds:
-            state["short"] = p
-        return p
 
-    def val_loss(p):
-        return float(np.average(arch.loss(p, data.val, "ce"), weights=data.meta["val_sizes"]))
+class Bank:
+    """Every seed's data as tensors, rows seed-major (``s·C + c``), and the evaluation layout: each model row
+    is evaluated on all test points of its seed (``E``, owner ``own_e``) followed by its own validation points."""
 
-    plateau = to_plateau(advance, val_loss, p0, chunk=cfg.chunk, max_rounds=cfg.max_rounds, patience=cfg.patience,
-                         rel_tol=cfg.rel_tol)
-    short = state["short"] if state["short"] is not None else advance(plateau.params, cfg.short_rounds - plateau.rounds)
-    out = {}
-    for name, p, info in (("converged", plateau.params, {"rounds": plateau.rounds, "converged": plateau.converged,
-                                                        "curve": [list(c) for c in plateau.curve]}),
-                          ("short", short, {"rounds": cfg.short_rounds, "converged": False, "curve": []})):
-        acc = _cross(arch, _on_clients(p, cfg.clients), data)[0]
-        out[name] = {"params": p, **info, "val_loss": val_loss(p), "val_acc": float(np.mean(acc["val"].diagonal())),
-                     "test_acc": float(np.mean(acc["test"].diagonal())),
-                     "train_loss": float(np.mean(arch.loss(p, data.train, "ce")))}
-    return out
+    def __init__(self, cfg: RealConfig, arch, preps: list):
+        self.S, self.C, self.p = len(preps), cfg.clients, arch.p
+        dev = cfg.device
+        self.train = B.Data.of(_pad_stack([d.train for d in preps]), self.p, dev)
+        self.val = B.Data.of(_pad_stack([d.val for d in preps]), self.p, dev)
+        E, owner, nE = [], [], max(int(d.test.weights.sum()) for d in preps)
+        for d in preps:
+            keep = d.test.weights > 0
+            x, y = d.test.X[keep], d.test.Y[keep]
+            o = np.repeat(np.arange(self.C), keep.sum(1))
+            E.append((np.pad(x, ((0, nE - len(y)), (0, 0))), np.pad(y, (0, nE - len(y))),
+                      np.pad(o, (0, nE - len(y)), constant_values=-1)))
+        self.nE = nE
+        nV = self.val.X.shape[1]
+        X = np.stack([np.concatenate([np.broadcast_to(E[s][0], (self.C,) + E[s][0].shape),
+                                      _np(self.val.X)[s * self.C:(s + 1) * self.C]], 1) for s in range(self.S)])
+        self.eval_X = torch.as_tensor(X.reshape((self.S * self.C,) + X.shape[2:]), device=self.train.X.device)
+        self.test_y = np.stack([E[s][1] for s in range(self.S)])  # (S, nE)
+        self.test_owner = np.stack([E[s][2] for s in range(self.S)])  # (S, nE), -1 = padding
+        self.val_y = _np(self.val.Y).reshape(self.S, self.C, nV)
+        self.val_w = (_np(self.val.W) > 0).reshape(self.S, self.C, nV)
+
+    def data_rows(self, k: int = 1) -> np.ndarray:
+        """Data-row indices for ``k`` stacked copies of every (seed, client)."""
+        return np.tile(np.arange(self.S * self.C), k)
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
 
 
 # ---------------------------------------------------------------------------- evaluation
-def _cross(arch, params, data: Prepared) -> list:
-    """Validation and test cross-accuracy matrices ``M[i, j]`` for params ``(L, C, …)`` (or ``(1, …)``)."""
-    P = tuple(np.expand_dims(p, -3) for p in params)  # (L, C, 1, a, b): client i's model on every client j
-    hit = (np.argmax(arch.predict(P, data.X), axis=-1) == data.Y).astype(float)  # (L, C, C, n)
-    acc = lambda w: np.sum(hit * w, -1) / np.sum(w, -1)  # noqa: E731
-    return [{"val": v, "test": t} for v, t in zip(acc(data.wv), acc(data.wt))]
-
-
-def _on_clients(params, C: int) -> tuple:
-    """Client-free params ``(a, b)`` as ``(1, C, a, b)`` (the same model for every client)."""
-    return tuple(np.broadcast_to(p, (1, C) + p.shape[-2:]) for p in params)
+def evaluate(cfg, arch, bank: Bank, params, F_G=None) -> dict:
+    """Metrics of model rows ``(K·S·C, …)`` (``K`` stacked copies of the seed-major client rows): per copy and
+    seed the cross-accuracy matrix on test data, own-validation accuracy, and ``Δ_c`` against ``F_G`` (the
+    global model's features on the same points). Returns arrays ``(K, S, …)``."""
+    S, C, nE = bank.S, bank.C, bank.nE
+    K = params[0].shape[0] // (S * C)
+    idx = np.tile(np.arange(S * C), K)
+    F, pred = B.evaluate(arch, params, bank.eval_X[torch.as_tensor(idx, device=bank.eval_X.device)])
+    F, pred = F.reshape((K, S, C) + F.shape[1:]), pred.reshape(K, S, C, -1)
+    hit_t = pred[..., :nE] == bank.test_y[None, :, None, :]  # (K, S, C, nE)
+    own = bank.test_owner[None, :, None, :]
+    onehot = (own[..., None] == np.arange(C)).astype(float)  # (1, S, 1, nE, C)
+    M = np.einsum("ksin,ksinj->ksij", hit_t.astype(float), np.broadcast_to(onehot, hit_t.shape + (C,))) \
+        / onehot.sum(-2)
+    val = (pred[..., nE:] == bank.val_y[None]) * bank.val_w[None]
+    out = {"M": M, "val_local": val.sum(-1) / bank.val_w.sum(-1)[None], "F": F[..., :nE, :]}
+    if F_G is not None:
+        mine = (own == np.arange(C)[None, None, :, None]).astype(float)  # (1, S, C, nE): the client's own test points
+        dist = np.linalg.norm(F[..., :nE, :] - F_G[None], axis=-1)
+        out["delta_c"] = (dist * mine).sum(-1) / mine.sum(-1)
+    return out
 
 
 def _others(M: np.ndarray) -> np.ndarray:
@@ -288,275 +370,482 @@ def _others(M: np.ndarray) -> np.ndarray:
     return (M.sum(-1) - np.diagonal(M, axis1=-2, axis2=-1)) / (C - 1)
 
 
-def metrics(arch, params, data: Prepared, base: dict, F_G: np.ndarray) -> list:
-    """Validation and test metrics of params ``(L, C, …)``: one dict per leading entry."""
-    out = []
-    F = arch.features(params, data.test.X)
-    dc = delta_c(F_G, F, data.test.weights).mean(-1)  # (L,)
-    for M, d in zip(_cross(arch, params, data), dc):
-        loc, glob = np.diag(M["test"]), _others(M["test"])
-        r = {"val_local": float(np.diag(M["val"]).mean()), "val_global": float(_others(M["val"]).mean()),
-             "local": float(loc.mean()), "global": float(glob.mean()), "worst": float(loc.min()),
-             "c_std": float(loc.std()), "frac_hurt": float(np.mean(loc < base["local_per_client"] - 1e-12)),
-             "delta_c": float(d)}
-        r.update(average_columns(r["local"], r["global"], r["worst"]))
-        out.append(r)
+def _row(ev: dict, k: int, s: int, base_local=None) -> dict:
+    """The metric row of copy ``k``, seed ``s`` (client means)."""
+    M = ev["M"][k, s]
+    loc, glob = np.diag(M), _others(M)
+    r = {"val_local": float(ev["val_local"][k, s].mean()), "local": float(loc.mean()), "global": float(glob.mean()),
+         "worst": float(loc.min()), "c_std": float(loc.std())}
+    if base_local is not None:
+        r["frac_hurt"] = float(np.mean(loc < base_local - 1e-12))
+    if "delta_c" in ev:
+        r["delta_c"] = float(ev["delta_c"][k, s].mean())
+    r.update(average_columns(r["local"], r["global"], r["worst"]))
+    return r
+
+
+# ---------------------------------------------------------------------------- the grid, batched
+def _on_rows(pG, C: int, k: int = 1) -> tuple:
+    """Per-seed global models ``(S, a, b)`` copied onto ``k`` stacked copies of the seed-major client rows."""
+    return tuple(np.tile(np.repeat(p, C, axis=0), (k, 1, 1)) for p in pG)
+
+
+def _soup_starts(cfg, pG, C: int, size: int, seeds: list) -> tuple:
+    """A soup's ingredient starts ``(size, S·C, a, b)``: ingredient 0 the global model, the others perturbed by
+    N(0, 0.01²) drawn per seed (common to every step size) in the order of :func:`lpft_theory.strategies.soup`."""
+    out = [np.repeat(np.repeat(p, C, axis=0)[None], size, axis=0) for p in pG]
+    for s_i, s in enumerate(seeds):
+        g = np.random.default_rng(np.random.SeedSequence([s, 7, size]))
+        for p in out:
+            rows = slice(s_i * C, (s_i + 1) * C)
+            p[1:, rows] += 0.01 * g.standard_normal(p[1:, rows].shape)
+    return tuple(out)
+
+
+def run_grid(cfg: RealConfig, arch, pG, bank: Bank, seeds: list) -> dict:
+    """Every grid point of every method and the fixed recipe's extra runs, as one batched GD run (plus LSS's
+    own loop). Returns ``(method, knob, eta, T) → {"params": (S·C rows), "rise": (S, C)}`` and the recipe's
+    points under ``("recipe", method)``."""
+    S, C = bank.S, bank.C
+    rows_per = S * C
+    blocks, starts, record, plan = [], [], set(), []  # plan: (key, trajectory index, step, reader)
+    n_traj = 0
+
+    def add(block_kw, start=None, key=None):
+        nonlocal n_traj
+        blocks.append(B.Rows.block(bank.data_rows(), **block_kw))
+        starts.append(_on_rows(pG, C) if start is None else start)
+        n_traj += 1
+        return n_traj - 1
+
+    traj_of = {}
+    for m in ("FT", "LP", "LP-FT", "Proximal", "Sparse"):
+        for knob in cfg.knobs(m):
+            for e in cfg.etas:
+                eta = e * knob.get("eta_scale", 1.0)
+                kw = {"eta": eta}
+                if m == "LP":
+                    kw.update(head_until=10 ** 9, mu=knob["mu"])
+                elif m == "LP-FT":
+                    kw.update(head_until=knob["k"])
+                elif m == "Proximal":
+                    kw.update(mu=knob["mu"])
+                elif m == "Sparse":
+                    kw.update(sparse=knob["rate"])
+                traj_of[(m, tuple(knob.items()), eta)] = add(kw)
+    record |= set(cfg.steps) | {0}
+    soup_traj = {}
+    for size in cfg.soup_sizes:
+        start = _soup_starts(cfg, pG, C, size, seeds)
+        for e in cfg.etas:
+            soup_traj[(size, e)] = [add({"eta": e}, tuple(p[i] for p in start)) for i in range(size)]
+            record |= {T // size for T in cfg.steps}
+    e, T = cfg.eta, cfg.recipe_steps
+    rec_lp = add({"eta": 2 * e, "head_until": 10 ** 9})
+    rec_lpft = add({"eta": e, "eta_lp": 2 * e, "head_until": T})
+    record |= {T, 2 * T}
+    T_max = max(max(cfg.steps), 2 * T)
+    rows = B.Rows.cat(blocks)
+    start = tuple(np.concatenate([s[b] for s in starts]) for b in range(len(pG)))
+    anchor = _on_rows(pG, C, n_traj)
+    run = B.train(arch, start, anchor, rows, bank.train, T_max, record=sorted(record))
+    L = run.losses  # (T_max + 1, n_traj · S · C)
+
+    def take(i, t):
+        sl = slice(i * rows_per, (i + 1) * rows_per)
+        return tuple(p[sl] for p in run.snapshots[t]), L[: t + 1, sl]
+
+    def rise(losses):
+        return loss_rise(losses).reshape(S, C)
+
+    out = {}
+    for (m, knob_items, eta), i in traj_of.items():
+        knob = dict(knob_items)
+        for T_ in cfg.steps:
+            P, Ls = take(i, T_)
+            out[(m, knob_items, eta, T_)] = {"params": P, "rise": rise(Ls)}
+    for (size, e_), ingr in soup_traj.items():
+        for T_ in cfg.steps:
+            parts = [take(i, T_ // size) for i in ingr]
+            P = tuple(np.mean([p[0][b] for p in parts], axis=0) for b in range(len(pG)))
+            r = np.max([rise(p[1]) for p in parts], axis=0)
+            out[("Soup", (("size", size),), e_, T_)] = {"params": P, "rise": r}
+        if size == cfg.soup_sizes[-1] and e_ == e:  # the recipe: M ingredients of T steps each
+            parts = [take(i, T) for i in ingr]
+            out[("recipe", "Soup")] = {"params": tuple(np.mean([p[0][b] for p in parts], axis=0)
+                                                       for b in range(len(pG))),
+                                       "rise": np.max([rise(p[1]) for p in parts], axis=0)}
+    P, Ls = take(rec_lp, T)
+    out[("recipe", "LP")] = {"params": P, "rise": rise(Ls)}
+    P, Ls = take(rec_lpft, 2 * T)
+    out[("recipe", "LP-FT")] = {"params": P, "rise": rise(Ls)}
+    out.update(_lss_points(cfg, arch, pG, bank, seeds))
     return out
 
 
-def _tile(data: Samples, L: int) -> Samples:
-    return Samples(np.concatenate([data.X] * L), np.concatenate([data.Y] * L), np.concatenate([data.weights] * L))
-
-
-def run_grid(cfg: RealConfig, arch, pG, data: Prepared, base: dict, F_G, rng) -> list:
-    """Every grid point of every method (module docstring); params kept under ``"params"``."""
-    C, etas = cfg.clients, np.array(cfg.etas, float)
-    L, T_max = len(etas), max(cfg.steps)
-    eta_col = np.repeat(etas, C)
-    big = _tile(data.train, L)
-    points, ft_rise = [], {}
-    for method in METHODS:
-        for knob in cfg.knobs(method):
-            if method == "LSS":  # no batched step sizes, no recorded steps: one run per (η, T)
-                for eta in cfg.etas:
-                    for T in cfg.steps:
-                        p = make_strategy(method, knob, eta, T)(arch, pG, data.train, loss="ce", rng=rng).params
-                        r = metrics(arch, tuple(q[None] for q in p), data, base, F_G)[0]
-                        points.append({"method": method, "knob": knob, "eta": eta, "T": T, **r,
-                                       "client_rise": ft_rise[(eta, T)], "params": p})
-                continue
-            traj = make_strategy(method, knob, eta_col, T_max)(arch, pG, big, loss="ce", rng=rng, record=True)
-            objective_rise = stage_rise(traj, pG, method, knob, T_max)
-            for T in cfg.steps:
-                if method == "LP-FT" and T <= knob["k"]:
-                    continue
-                P = tuple(q.reshape((L, C) + q.shape[-2:]) for q in traj.snapshots[T])
-                if method == "Soup":  # ingredient 0 is FT: its rise stands for the soup's
-                    rise = [ft_rise[(eta, T)] for eta in cfg.etas]
-                else:
-                    rise = objective_rise(T).reshape(L, C)
-                for i, r in enumerate(metrics(arch, P, data, base, F_G)):
-                    eta = cfg.etas[i]
-                    if method == "FT":
-                        ft_rise[(eta, T)] = rise[i]
-                    points.append({"method": method, "knob": knob, "eta": eta, "T": T, **r, "client_rise": rise[i],
-                                   "params": tuple(q[i] for q in P)})
-    for p in points:
-        p.update(_stability(p.pop("client_rise"), cfg.rise_tol))
-    return points
-
-
-def stage_rise(traj, pG, method: str, knob: dict, T_max: int):
-    """``T → `` the largest relative one-step rise, per configuration, of the objective each step descends
-    within the first ``T`` steps: ``L_i(θ) + (μ/2)‖θ − θ_G‖²`` for the anchored methods (Proximal; LP with μ;
-    LP-FT's LP stage with μ_LP), ``L_i`` otherwise — a proximal step may raise ``L_i`` alone by design."""
-    mu, k = {"Proximal": (knob.get("mu", 0.0), T_max), "LP": (knob.get("mu", 0.0), T_max),
-             "LP-FT": (knob.get("mu_lp", 0.0), knob.get("k", 0))}.get(method, (0.0, 0))
-    L = np.asarray(traj.losses)
-    if mu == 0 or k == 0:
-        return lambda T: loss_rise(L[: T + 1])
-    pen = np.stack([0.5 * mu * sum(np.sum((s - g) ** 2, axis=(-2, -1)) for s, g in zip(snap, pG))
-                    for snap in traj.snapshots[: k + 1]])
-    anchored = L[: k + 1] + pen
-
-    def rise(T):
-        if T <= k:
-            return loss_rise(anchored[: T + 1])
-        return np.maximum(loss_rise(anchored), loss_rise(L[k: T + 1]))
-
-    return rise
+def _lss_points(cfg, arch, pG, bank, seeds) -> dict:
+    """LSS at every grid point (one batched run per T over step sizes, seeds and clients) and at the recipe
+    (the published schedule: T first-vertex steps + ⌊T/4⌋ second-vertex steps of 2 draws)."""
+    S, C = bank.S, bank.C
+    etas = [e * s for s in cfg.eta_scales for e in cfg.etas]
+    base = np.asarray(B.value_and_grad(arch, [torch.as_tensor(p, device=bank.train.X.device)
+                                              for p in _on_rows(pG, C)], bank.train, False)[0].cpu()).reshape(S, C)
+    out = {}
+    jobs = [(T, False) for T in cfg.steps] + [(cfg.recipe_steps, True)]
+    for T, recipe in jobs:
+        es = [cfg.eta] if recipe else etas
+        first, second = (T, max(T // 4, 1)) if recipe else _lss_split(T)
+        eta_rows = np.repeat(es, S * C)
+        rng = np.random.default_rng(np.random.SeedSequence([seeds[0], 11, T, int(recipe)]))
+        P, obj, last = B.train_lss(arch, _on_rows(pG, C, len(es)), bank.data_rows(len(es)), bank.train, eta_rows,
+                                   first, vertex_steps=second, n_samples=2, rng=rng)
+        for j, e in enumerate(es):
+            sl = slice(j * S * C, (j + 1) * S * C)
+            r = np.maximum(loss_rise(obj[:, sl]).reshape(S, C),
+                           np.where(last[sl].reshape(S, C) > base * (1 + cfg.rise_tol), np.inf, 0.0))
+            point = {"params": tuple(p[sl] for p in P), "rise": r}
+            if recipe:
+                out[("recipe", "LSS")] = point
+            else:
+                scale = cfg.eta_scales[j // len(cfg.etas)]
+                out[("LSS", (("eta_scale", scale),), e, T)] = point
+    return out
 
 
 def _stability(client_rise, tol: float) -> dict:
-    """Per client: did the training loss rise by more than ``tol`` (relative) at some step?"""
     rise = np.asarray(client_rise, float)
     return {"rise": float(rise.max()), "n_unstable": int(np.sum(rise > tol)), "unstable": bool(np.any(rise > tol)),
             "clients_unstable": [int(i) for i in np.flatnonzero(rise > tol)]}
 
 
-# ---------------------------------------------------------------------------- selection (validation only)
-VAL_KEYS = ("method", "knob", "eta", "T", "val_local", "val_global", "unstable")
+# ---------------------------------------------------------------------------- selection (own validation data only)
+VAL_KEYS = ("method", "knob", "eta", "T", "val_local", "unstable")
 
 
-def select(points: list, rule: str, cfg: RealConfig) -> dict:
-    """One point per method under ``rule`` (``equal budget``, ``tuned``, ``matched Local``), reading only
-    :data:`VAL_KEYS` of each point: test numbers cannot influence a choice. Returns method → index into
-    ``points`` (and ``"level"``, the matched validation Local, for ``matched Local``)."""
+def select(points: list, rule: str, cfg: RealConfig, methods=ALL, base_val_local: float | None = None) -> dict:
+    """One point per method under ``rule`` (``equal budget``, ``tuned``, ``matched local``), reading only
+    :data:`VAL_KEYS` of each point (:data:`SELECTION_DATA`). Returns method → index into ``points`` (and
+    ``"level"``, the matched own-validation Local, for ``matched local``; ``"control level"`` for the control's
+    pair Mix / FT, read at the level both reach)."""
     view = [{k: p[k] for k in VAL_KEYS} for p in points]
     out = {}
     if rule == "equal budget":
-        for m in METHODS:
+        for m in methods:
             want = cfg.recipe(m)
+            eta = cfg.eta * want.get("eta_scale", 1.0)
             out[m] = next(i for i, p in enumerate(view) if p["method"] == m and p["knob"] == want
-                          and p["eta"] == cfg.eta and p["T"] == cfg.recipe_steps)
-        out["LP-FT (FT stage at η/10)"] = next(
-            i for i, p in enumerate(view) if p["method"] == "LP-FT" and p["eta"] == cfg.eta
-            and p["T"] == cfg.recipe_steps and p["knob"] == {**cfg.recipe("LP-FT"), "rho": min(cfg.ft_scales)})
+                          and p["eta"] == eta and p["T"] == cfg.recipe_steps)
         return out
-    stable = {m: [i for i, p in enumerate(view) if p["method"] == m and not p["unstable"]] for m in METHODS}
+    stable = {m: [i for i, p in enumerate(view) if p["method"] == m and not p["unstable"]] for m in methods}
     empty = [m for m, ix in stable.items() if not ix]
     if empty:
         raise ValueError(f"no stable grid point for {empty}: add smaller step sizes to etas={cfg.etas}")
     if rule == "tuned":
-        for m, ix in stable.items():  # best validation Average; ties go to the earliest grid point
-            out[m] = max(ix, key=lambda i: (view[i]["val_local"] + view[i]["val_global"], -i))
+        for m, ix in stable.items():  # best own-validation Local; ties go to the earliest grid point
+            out[m] = max(ix, key=lambda i: (view[i]["val_local"], -i))
         return out
-    if rule == "matched Local":
-        level = min(max(view[i]["val_local"] for i in stable[m]) for m in SIX)
+    if rule == "matched local":
+        best = {m: max(view[i]["val_local"] for i in ix) for m, ix in stable.items()}
+        common = min(best[m] for m in SIX if m in best)
+        L0 = common if base_val_local is None else base_val_local
+        level = L0 + cfg.match_q * (common - L0)
+
+        def closest(ix, lev):  # the stable point closest above the level (1e-9 tolerance); else the best one
+            ok = [i for i in ix if view[i]["val_local"] >= lev - TOL]
+            return min(ok, key=lambda i: (view[i]["val_local"], view[i]["T"], i)) if ok else \
+                max(ix, key=lambda i: (view[i]["val_local"], -i))
+
         for m, ix in stable.items():
-            ok = [i for i in ix if view[i]["val_local"] >= level] or [max(ix, key=lambda i: view[i]["val_local"])]
-            out[m] = max(ok, key=lambda i: (view[i]["val_global"], -i))
+            out[m] = closest(ix, level)
         out["level"] = level
+        if CONTROL in stable:
+            lev_c = min(level, L0 + cfg.match_q * (min(best[CONTROL], best["FT"]) - L0))
+            out["control level"] = lev_c
+            out["control FT"] = closest(stable["FT"], lev_c)
+            out[CONTROL] = closest(stable[CONTROL], lev_c)
         return out
-    raise ValueError(f"rule must be 'equal budget', 'tuned' or 'matched Local', got {rule!r}")
+    raise ValueError(f"rule must be 'equal budget', 'tuned' or 'matched local', got {rule!r}")
 
 
-# ---------------------------------------------------------------------------- the fixed recipe
-def recipe_points(cfg: RealConfig, arch, pG, data: Prepared, base: dict, F_G, rng) -> dict:
-    """The old recipe at (``eta``, ``recipe_steps``): LP at 2η, LP-FT = LP T steps at 2η + FT T steps at η."""
-    e, T = cfg.eta, cfg.recipe_steps
-    out = {}
-    for m in METHODS:
-        if m == "LP-FT":
-            strat = lp_ft(e, T, lp("steps", eta=2 * e, steps=T))
-        elif m == "LP":
-            strat = lp("steps", eta=2 * e, steps=T)
-        else:
-            strat = make_strategy(m, cfg.recipe(m), e, T)
-        traj = strat(arch, pG, data.train, loss="ce", rng=rng, record=m == "Proximal")
-        r = metrics(arch, tuple(q[None] for q in traj.params), data, base, F_G)[0]
-        rise = (stage_rise(traj, pG, m, cfg.recipe(m), T)(T) if m == "Proximal" else loss_rise(traj.losses)
-                if m not in ("Soup", "LSS") else out["FT"]["client_rise"])  # FT's rise stands for Soup's and LSS's
-        out[m] = {"method": m, "knob": cfg.recipe(m), "eta": e, "T": 2 * T if m == "LP-FT" else T, **r,
-                  **_stability(rise, cfg.rise_tol), "client_rise": rise, "strategy": strat, "params": traj.params}
-    return out
+def at_level(points: list, method: str, level: float, base: dict, keys=("local", "global", "val_local")) -> dict:
+    """``method``'s test Local and Global at the own-validation Local ``level``: along each of its trajectories
+    (one knob and step size, points in order of T from the global model ``base`` at T = 0, cut at the first
+    unstable point) linear interpolation between the last point below the level and the first at or above it
+    (1e-9 tolerance; :func:`lpft_theory.protocol.first_passage`'s reading), then the mean over the trajectories
+    that reach it. Reads test numbers only *at* a level fixed by validation data; chooses nothing."""
+    trajs = {}
+    for p in points:
+        if p["method"] == method:
+            trajs.setdefault((tuple(sorted(p["knob"].items())), p["eta"]), []).append(p)
+    reads = []
+    for pts in trajs.values():
+        prev = base
+        for p in sorted(pts, key=lambda q: q["T"]):
+            if p["unstable"]:
+                break
+            if p["val_local"] >= level - TOL:
+                gap = p["val_local"] - prev["val_local"]
+                w = 1.0 if gap <= 0 else min(max((level - prev["val_local"]) / gap, 0.0), 1.0)
+                reads.append({k: prev[k] + w * (p[k] - prev[k]) for k in keys})
+                break
+            prev = p
+    if not reads:
+        return {**{k: float("nan") for k in keys}, "trajectories": 0, "of": len(trajs)}
+    return {**{k: float(np.mean([r[k] for r in reads])) for k in keys},
+            "trajectories": len(reads), "of": len(trajs)}
 
 
-# ---------------------------------------------------------------------------- one seed
-def _global_eval(arch, data: Prepared):
-    def evaluate(params):  # per client: accuracy on the other clients' test data
-        return _others(_cross(arch, tuple(p[None] for p in params), data)[0]["test"])
-    return evaluate
+# ---------------------------------------------------------------------------- one shift, one model, all seeds
+def _arch(cfg, d: int):
+    blas = "numpy" if cfg.device == "cpu" else "torch"
+    return MODELS[cfg.model](d=d, blas=blas) if cfg.model == "mlp" else MODELS[cfg.model](blas=blas)
 
 
-def _variant(cfg, arch, pG, data, base, chosen: dict, rng, flood_b: list) -> dict:
-    """Rows, flooding and attribution of one protocol variant; ``chosen``: method → point (with params)."""
-    rows = {m: {k: v for k, v in p.items() if k not in ("params", "strategy", "client_rise")}
-            for m, p in chosen.items()}
-    evaluate = _global_eval(arch, data)
-    attr = {}
-    for m in METHODS:
-        a = attribution(evaluate, pG, chosen[m]["params"], n_head=1)
-        attr[m] = {k: float(np.mean(a[k])) for k in ("total", "head", "feature", "interaction")}
-    flood = []
-    for m in ("FT", "LP-FT"):
-        p = chosen[m]
-        strat = p.get("strategy") or make_strategy(m, p["knob"], p["eta"], p["T"])
-        for q, b in zip(cfg.flood_levels, flood_b):
-            out = flooded(strat, b)(arch, pG, data.train, loss="ce", rng=rng)
-            M = _cross(arch, tuple(x[None] for x in out.params), data)[0]["test"]
-            flood.append({"q": q, "b": b, "strategy": m, "train_loss": float(np.mean(out.losses[-1])),
+def global_models(cfg, arch, bank: Bank, preps: list, seeds: list) -> dict:
+    """FedAvg to each seed's validation plateau (all seeds at once) and the ``short_rounds`` model on the way."""
+    p0 = [arch.init(spawn(s, 2)[0]) for s in seeds]
+    p0 = tuple(np.stack([p[b] for p in p0]) for b in range(len(p0[0])))
+    w = np.array([d.meta["train_sizes"] for d in preps], float)
+    wv = np.array([d.meta["val_sizes"] for d in preps], float)
+    res = B.fedavg_to_plateau(arch, p0, bank.train, w, bank.val, wv, eta=cfg.fed_eta, local_steps=cfg.local_steps,
+                              chunk=cfg.chunk, max_rounds=cfg.max_rounds, patience=cfg.patience, rel_tol=cfg.rel_tol,
+                              keep_round=cfg.short_rounds)
+    return res
+
+
+def _flood_runs(cfg, arch, pG, bank, picks: dict, train_loss: np.ndarray) -> dict:
+    """FT and LP-FT of every variant's choice (per seed), flooded at ``b = q · L_train(θ_G)``, all in one batched
+    run. ``picks``: variant → per seed → method → point. Returns variant → per seed → list of rows."""
+    S, C = bank.S, bank.C
+    blocks, keys, starts = [], [], []
+    for v, per_seed in picks.items():
+        for s, chosen in enumerate(per_seed):
+            for m in ("FT", "LP-FT"):
+                p = chosen[m]
+                for q in (cfg.flood_levels if v == "fixed recipe" else _middle(cfg.flood_levels)):
+                    if v == "fixed recipe" and m == "LP-FT":
+                        kw = {"eta": p["eta"], "eta_lp": 2 * p["eta"], "head_until": p["T"] // 2}
+                    else:
+                        kw = {"eta": p["eta"], "head_until": p["knob"].get("k", 0) if m == "LP-FT" else 0}
+                    blocks.append(B.Rows.block(s * C + np.arange(C), flood=q * train_loss[s], **kw))
+                    starts.append(tuple(np.repeat(g[s:s + 1], C, axis=0) for g in pG))
+                    keys.append((v, s, m, q, p["T"]))
+    rows = B.Rows.cat(blocks)
+    start = tuple(np.concatenate([st[b] for st in starts]) for b in range(len(pG)))
+    run = B.train(arch, start, start, rows, bank.train, max(k[4] for k in keys), record=sorted({k[4] for k in keys}))
+    # each block read off at its own T, evaluated as one copy of its seed's clients
+    out = {v: [[] for _ in range(S)] for v in picks}
+    sel = [tuple(run.snapshots[k[4]][b][i * C:(i + 1) * C] for b in range(len(pG))) for i, k in enumerate(keys)]
+    for (v, s, m, q, T), P, i in zip(keys, sel, range(len(keys))):
+        M, _ = _cross_one(cfg, arch, bank, P, s)
+        out[v][s].append({"q": q, "b": float(q * train_loss[s]), "strategy": m,
+                          "train_loss": float(run.losses[T, i * C:(i + 1) * C].mean()),
                           "local": float(np.diag(M).mean()), "global": float(_others(M).mean())})
-    return {"rows": rows, "attribution": attr, "flood": flood}
-
-
-def _sweep(cfg, arch, pG, data, rng) -> list:
-    """Fig. 2: FT at the recipe's η over local steps (test accuracy)."""
-    T = max(cfg.steps)
-    traj = ft(cfg.eta, T)(arch, pG, data.train, loss="ce", record=True)
-    every = max(T // 10, 1)
-    out = []
-    for t in range(0, T + 1, every):
-        M = _cross(arch, tuple(q[None] for q in traj.snapshots[t]), data)[0]["test"]
-        out.append({"step": t, "local": float(np.diag(M).mean()), "global": float(_others(M).mean())})
     return out
 
 
-def run_one(cfg: RealConfig, seed: int) -> dict:
-    data = prepare(cfg, seed)
-    arch = MODELS[cfg.model](d=data.X.shape[-1]) if cfg.model == "mlp" else MODELS[cfg.model]()
-    g_init, g_strat = spawn(seed, 2)
-    models = global_models(cfg, arch, data, g_init)
-    out = {"seed": seed, "meta": data.meta, "variants": {}, "grid": {}, "sweep": {},
-           "global_models": {k: {kk: vv for kk, vv in v.items() if kk != "params"} for k, v in models.items()}}
-    for which in ("short", "converged"):
-        pG = models[which]["params"]
-        C = cfg.clients
-        M = _cross(arch, _on_clients(pG, C), data)[0]
-        base = {"local_per_client": np.diag(M["test"]), "local": float(np.diag(M["test"]).mean()),
-                "global": float(_others(M["test"]).mean()), "val_local": float(np.diag(M["val"]).mean()),
-                "val_global": float(_others(M["val"]).mean())}
-        F_G = arch.features(pG, data.test.X)
-        flood_b = [q * models[which]["train_loss"] for q in cfg.flood_levels]
-        gm_row = {k: v for k, v in base.items() if k != "local_per_client"}
-        out["sweep"][which] = _sweep(cfg, arch, pG, data, g_strat)
-        recipe = recipe_points(cfg, arch, pG, data, base, F_G, g_strat)
-        name = "fixed recipe" if which == "converged" else "fixed recipe, 30-round global"
-        out["variants"][name] = {**_variant(cfg, arch, pG, data, base, recipe, g_strat, flood_b),
-                                 "global_model": which, "base": gm_row}
-        if which == "short" and not cfg.grid_on_short:
-            continue
-        points = run_grid(cfg, arch, pG, data, base, F_G, g_strat)
-        out["grid"][which] = [{k: v for k, v in p.items() if k != "params"} for p in points]
-        rules = ("tuned",) if which == "short" else ("equal budget", "tuned", "matched Local")
-        for rule in rules:
-            pick = select(points, rule, cfg)
-            name = rule if which == "converged" else f"{rule}, 30-round global"
-            chosen = {m: points[i] for m, i in pick.items() if m != "level"}
-            v = _variant(cfg, arch, pG, data, base, chosen, g_strat, flood_b)
-            if rule == "equal budget":
-                extra = points[pick["LP-FT (FT stage at η/10)"]]
-                v["rows"]["LP-FT (FT stage at η/10)"] = {k: x for k, x in extra.items() if k != "params"}
-            out["variants"][name] = {**v, "global_model": which, "base": gm_row,
-                                     **({"level": pick["level"]} if "level" in pick else {})}
-        if which == "converged":  # the converged-LP control: LP run far longer at the recipe's 2η
-            traj = lp("steps", eta=2 * cfg.eta, steps=cfg.lp_converged_steps)(arch, pG, data.train, loss="ce")
-            r = metrics(arch, tuple(q[None] for q in traj.params), data, base, F_G)[0]
-            tail = traj.losses[-max(cfg.lp_converged_steps // 10, 1) - 1:]
-            out["lp_converged"] = {**r, "steps": cfg.lp_converged_steps,
-                                   **_stability(loss_rise(traj.losses), cfg.rise_tol),
-                                   "last_10pct_rel_decrease": float(np.mean((tail[0] - tail[-1]) / tail[0])),
-                                   "global_change": r["global"] - base["global"]}
-    return out
+def _middle(levels) -> tuple:
+    """The middle flood level (the robustness variants flood at it alone; the fixed recipe at every level)."""
+    return (sorted(levels)[len(levels) // 2],)
 
 
-# ---------------------------------------------------------------------------- all seeds
-def summarize_runs(runs: list) -> dict:
-    """Per variant and method: mean and 95% t-interval over seeds of every numeric metric; ``"controls"``: LP run
-    to convergence (``lp_converged_steps`` at 2η) on the converged global model."""
+def _cross_one(cfg, arch, bank, P, s: int):
+    """Test cross-accuracy matrix of one seed's ``C`` client models (rows of seed ``s``)."""
+    C, nE = bank.C, bank.nE
+    _, pred = B.evaluate(arch, P, bank.eval_X[s * C:(s + 1) * C])
+    hit = (pred[:, :nE] == bank.test_y[s][None]).astype(float)
+    onehot = (bank.test_owner[s][:, None] == np.arange(C)).astype(float)
+    return hit @ onehot / onehot.sum(0), pred
+
+
+def _attribution(cfg, arch, pG, bank, chosen_params: dict, ev_base) -> dict:
+    """Head / feature / interaction parts of the Global change (:mod:`lpft_theory.attribution`) of every chosen
+    model: the two hybrids of each, evaluated in one batched call. Returns key → parts ``(S,)``."""
+    S, C = bank.S, bank.C
+    G = _on_rows(pG, C)
+    keys = list(chosen_params)
+    hyb = []
+    for k in keys:
+        P = chosen_params[k]
+        hyb.append(tuple(G[:-1]) + (P[-1],))  # new head on global features
+        hyb.append(tuple(P[:-1]) + (G[-1],))  # global head on new features
+    params = tuple(np.concatenate([h[b] for h in hyb]) for b in range(len(pG)))
+    ev = evaluate(cfg, arch, bank, params)
+    glob = _others(ev["M"]).mean(-1)  # (2K, S)
+    base = _others(ev_base["M"][0]).mean(-1)  # (S,)
     out = {}
-    for v in runs[0]["variants"]:
-        rows = runs[0]["variants"][v]["rows"]
-        out[v] = {"Global model": {k: mean_ci([r["variants"][v]["base"][k] for r in runs])
-                                   for k in runs[0]["variants"][v]["base"]}}
-        for m, row in rows.items():
-            out[v][m] = {k: mean_ci([r["variants"][v]["rows"][m][k] for r in runs]) for k, x in row.items()
-                         if isinstance(x, float) and np.isfinite(x)}
-            out[v][m]["frac_seeds_unstable"] = float(np.mean([r["variants"][v]["rows"][m]["unstable"] for r in runs]))
-    lpc = [r["lp_converged"] for r in runs]
-    out["controls"] = {"LP run to convergence": {k: mean_ci([x[k] for x in lpc]) for k, v in lpc[0].items()
-                                                 if isinstance(v, float)}}
+    for j, k in enumerate(keys):
+        out[k] = {"head": glob[2 * j] - base, "feature": glob[2 * j + 1] - base}
     return out
 
 
 def run_real(cfg: RealConfig, progress=None) -> dict:
-    """All seeds; ``progress(seed)`` after each. Returns config, per-seed runs and the summary."""
+    """All seeds of one shift and one model at once. Returns config, per-seed runs and the summary."""
     cfg.validate()
+    seeds = list(range(cfg.seeds))
+    preps = [prepare(cfg, s) for s in seeds]
+    arch = _arch(cfg, preps[0].train.X.shape[-1])
+    bank = Bank(cfg, arch, preps)
+    S, C = bank.S, bank.C
+    fed = global_models(cfg, arch, bank, preps, seeds)
+    pG = fed["params"]
+    base_ev = evaluate(cfg, arch, bank, _on_rows(pG, C))
+    F_G = base_ev["F"][0]  # (S, C, nE, k): the global model's features (the same for every client of a seed)
+    base_ev = evaluate(cfg, arch, bank, _on_rows(pG, C), F_G)
+    short_ev = evaluate(cfg, arch, bank, _on_rows(fed["kept"], C))
+    train_loss = np.asarray(B.value_and_grad(arch, [torch.as_tensor(p, device=bank.train.X.device)
+                                                    for p in _on_rows(pG, C)], bank.train, False)[0].cpu())
+    train_loss = (train_loss.reshape(S, C) * np.array([d.meta["train_sizes"] for d in preps])).sum(1) \
+        / np.array([sum(d.meta["train_sizes"]) for d in preps])
+    if progress is not None:
+        progress("global model")
+    pts = run_grid(cfg, arch, pG, bank, seeds)
+    if progress is not None:
+        progress("grid")
+    # the control: Mix of FT's points (a = mix weight) and the global model
+    G_rows = _on_rows(pG, C)
+    for knob in cfg.knobs(CONTROL):
+        a = knob["a"]
+        for e in cfg.etas:
+            for T in cfg.steps:
+                P = pts[("FT", (("eta_scale", 1.0),), e, T)]["params"]
+                pts[(CONTROL, (("a", a),), e, T)] = {"params": tuple((1 - a) * p + a * g for p, g in zip(P, G_rows)),
+                                                     "rise": pts[("FT", (("eta_scale", 1.0),), e, T)]["rise"]}
+    rec_ft = pts[("FT", (("eta_scale", 1.0),), cfg.eta, cfg.recipe_steps)]["params"]
+    a = cfg.recipe(CONTROL)["a"]
+    pts[("recipe", CONTROL)] = {"params": tuple((1 - a) * p + a * g for p, g in zip(rec_ft, G_rows)),
+                                "rise": pts[("FT", (("eta_scale", 1.0),), cfg.eta, cfg.recipe_steps)]["rise"]}
+    keys = list(pts)
+    params = tuple(np.concatenate([pts[k]["params"][b] for k in keys]) for b in range(len(pG)))
+    ev = evaluate(cfg, arch, bank, params, F_G)
+    base_local = np.array([np.diag(base_ev["M"][0, s]) for s in range(S)])
+    grids, recipes = [[] for _ in range(S)], [{} for _ in range(S)]
+    for j, k in enumerate(keys):
+        for s in range(S):
+            r = {**_row(ev, j, s, base_local[s]), **_stability(pts[k]["rise"][s], cfg.rise_tol)}
+            if k[0] == "recipe":
+                m = k[1]
+                recipes[s][m] = {"method": m, "knob": cfg.recipe(m), "eta": cfg.eta,
+                                 "T": 2 * cfg.recipe_steps if m == "LP-FT" else cfg.recipe_steps, "key": j, **r}
+            else:
+                m, knob, eta, T = k
+                grids[s].append({"method": m, "knob": dict(knob), "eta": eta, "T": T,
+                                 "grad_evals": gradient_evaluations(m, dict(knob), T), "key": j, **r})
+    for s in range(S):  # the recipe's points that are grid points
+        for m in ("FT", "Proximal", "Sparse"):
+            want = cfg.recipe(m)
+            recipes[s][m] = next(p for p in grids[s] if p["method"] == m and p["knob"] == want
+                                 and p["eta"] == cfg.eta and p["T"] == cfg.recipe_steps)
+    # selection per seed, per variant
+    picks = {v: [] for v in VARIANTS}
+    for s in range(S):
+        picks["fixed recipe"].append({m: recipes[s][m] for m in ALL})
+        for rule in ("equal budget", "tuned", "matched local"):
+            sel = select(grids[s], rule, cfg, base_val_local=float(base_ev["val_local"][0, s].mean()))
+            chosen = {m: grids[s][sel[m]] for m in ALL}
+            if rule == "matched local":
+                base_pt = {"local": float(np.diag(base_ev["M"][0, s]).mean()),
+                           "global": float(_others(base_ev["M"][0, s]).mean()),
+                           "val_local": float(base_ev["val_local"][0, s].mean())}
+                for m in ALL:
+                    lev = sel["control level"] if m == CONTROL else sel["level"]
+                    chosen[m] = {**chosen[m], "at_level": at_level(grids[s], m, lev, base_pt)}
+                chosen["_control_FT"] = {**grids[s][sel["control FT"]],
+                                         "at_level": at_level(grids[s], "FT", sel["control level"], base_pt)}
+                chosen["_level"] = sel["level"]
+                chosen["_control_level"] = sel["control level"]
+            picks[rule].append(chosen)
+    # attribution of every chosen model (all variants, all seeds) in one batched evaluation
+    chosen_params = {}
+    for v in VARIANTS:
+        for m in ALL:
+            js = [picks[v][s][m]["key"] for s in range(S)]
+            chosen_params[(v, m)] = tuple(np.concatenate([params[b][j * S * C:(j + 1) * S * C][s * C:(s + 1) * C]
+                                                          for s, j in enumerate(js)]) for b in range(len(pG)))
+    attr = _attribution(cfg, arch, pG, bank, chosen_params, base_ev)
+    flood = _flood_runs(cfg, arch, pG, bank, picks, train_loss)
+    if progress is not None:
+        progress("variants")
     runs = []
-    for s in range(cfg.seeds):
-        runs.append(run_one(cfg, s))
-        if progress is not None:
-            progress(s)
-    return {"config": asdict(cfg), "runs": runs, "summary": summarize_runs(runs)}
+    for s in range(S):
+        gm = {"local": float(np.diag(base_ev["M"][0, s]).mean()), "global": float(_others(base_ev["M"][0, s]).mean()),
+              "val_local": float(base_ev["val_local"][0, s].mean())}
+        strip = lambda p: {k: v for k, v in p.items() if k != "key"}  # noqa: E731
+        variants = {}
+        for v in VARIANTS:
+            rows = {m: strip(picks[v][s][m]) for m in METHODS}
+            att = {}
+            for m in ALL:
+                total = picks[v][s][m]["global"] - gm["global"]
+                h, f = float(attr[(v, m)]["head"][s]), float(attr[(v, m)]["feature"][s])
+                att[m] = {"total": total, "head": h, "feature": f, "interaction": total - h - f}
+            control = {"Mix": strip(picks[v][s][CONTROL]),
+                       "FT": strip(picks[v][s].get("_control_FT", picks[v][s]["FT"]))}
+            variants[v] = {"rows": rows, "control": control, "attribution": att, "flood": flood[v][s], "base": gm,
+                           "global_model": "converged"}
+            if v == "matched local":
+                variants[v]["level"] = picks[v][s]["_level"]
+                variants[v]["control_level"] = picks[v][s]["_control_level"]
+        stable_local = [p["local"] for p in grids[s] if not p["unstable"] and p["method"] in METHODS]
+        sweep = [{"step": 0, "local": gm["local"], "global": gm["global"]}] + [
+            {"step": p["T"], "local": p["local"], "global": p["global"]} for p in grids[s]
+            if p["method"] == "FT" and p["knob"] == {"eta_scale": 1.0} and p["eta"] == cfg.eta]
+        runs.append({
+            "seed": seeds[s], "meta": preps[s].meta, "variants": variants,
+            "grid": {"converged": [strip(p) for p in grids[s]]}, "sweep": {"converged": sweep},
+            "local_gain_available": max(stable_local) - gm["local"] if stable_local else float("nan"),
+            "global_models": {
+                "converged": {"rounds": fed["rounds"][s], "converged": fed["converged"][s],
+                              "curve": [list(c) for c in fed["curves"][s]], "train_loss": float(train_loss[s]),
+                              "test_acc": gm["local"], "val_acc": gm["val_local"]},
+                "short": {"rounds": cfg.short_rounds, "converged": False, "curve": [],
+                          "test_acc": float(np.diag(short_ev["M"][0, s]).mean())}}})
+    return {"config": asdict(cfg), "regime": {"shift": cfg.scenario, "split": REGIMES[cfg.scenario][0],
+                                             "train_per_client": REGIMES[cfg.scenario][1] or "all",
+                                             "reason": REGIMES[cfg.scenario][2]},
+            "selection_data": SELECTION_DATA, "grid_counts": grid_counts(cfg),
+            "local_gain_available": mean_ci([r["local_gain_available"] for r in runs]),
+            "runs": runs, "summary": summarize_runs(runs)}
 
 
-QUICK = RealConfig(seeds=3, clients=5, patience=2, max_rounds=150, etas=(0.1, 0.2), steps=(20, 40), mus=(1.0,),
-                   rates=(0.5,), soup_sizes=(2,), lp_steps=(10,), flood_levels=(0.5,), lp_converged_steps=100,
-                   grid_on_short=False)
+# ---------------------------------------------------------------------------- all seeds
+def summarize_runs(runs: list) -> dict:
+    """Per variant and method (and the control): mean and 95% t-interval over seeds of every numeric metric."""
+    out = {}
+    for v in runs[0]["variants"]:
+        V0 = runs[0]["variants"][v]
+        out[v] = {"Global model": {k: mean_ci([r["variants"][v]["base"][k] for r in runs]) for k in V0["base"]}}
+        for m, row in V0["rows"].items():
+            out[v][m] = {k: mean_ci([r["variants"][v]["rows"][m][k] for r in runs]) for k, x in row.items()
+                         if isinstance(x, float) and np.isfinite(x)}
+            out[v][m]["frac_seeds_unstable"] = float(np.mean([r["variants"][v]["rows"][m]["unstable"] for r in runs]))
+        out[v]["control (Mix)"] = {k: mean_ci([r["variants"][v]["control"]["Mix"][k] for r in runs])
+                                   for k in ("local", "global")}
+    return out
+
+
+QUICK = RealConfig(seeds=3, clients=5, patience=2, max_rounds=100, flood_levels=(0.5,))
+
+
+def quick_shifts() -> tuple:
+    """The shifts a ``--quick`` study covers (at least two, MLP only)."""
+    return ("concept", "label")
 
 
 @lru_cache(maxsize=None)
 def study(quick: bool = True, scenario: str = "covariate", model: str = "mlp") -> dict:
-    """The digits study behind the real-data paper checks and figures (cached per process)."""
+    """One (shift, model) digits study (cached per process)."""
     base = QUICK if quick else RealConfig()
     return run_real(RealConfig(**{**asdict(base), "scenario": scenario, "model": model}))
+
+
+def settings(quick: bool) -> list:
+    """The (shift, model) pairs of the real study: every shift with both models; ``quick``: two shifts, MLP."""
+    if quick:
+        return [(s, "mlp") for s in quick_shifts()]
+    return [(s, m) for s in SCENARIOS for m in MODELS]
+
+
+def real_study(quick: bool = True) -> dict:
+    """Every (shift, model) study of :func:`settings`: ``"shift/model" → study``."""
+    return {f"{s}/{m}": study(quick, s, m) for s, m in settings(quick)}

@@ -217,7 +217,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         b, c = K.shape[:2]
         L = 16 * pad.shape[-1]
         prod, step = _PRODUCTS[ctx.blas], _chunk(c, L)
-        dK = torch.empty(K.shape, dtype=K.dtype)
+        dK = K.new_empty(K.shape)
         for j in range(0, b, step):
             P = _pool_patches(pad[j:j + step])
             Z = prod(K[j:j + step], P).view(-1, c, 4, L)
