@@ -402,6 +402,11 @@ def short_reason(v, limit: int = 220) -> str:
         return text if len(text) <= limit * 2 else text[: limit * 2 - 1].rstrip() + "…"
     ev = v.evidence or {}
     parts = [p for p in (counts_sentence(ev), adversary_sentence(ev)) if p]
+    if not parts and v.sides:
+        by: dict = {}
+        for k, side in v.sides.items():
+            by.setdefault(side, []).append(str(k))
+        parts = [f"{side} at {', '.join(ks)}" for side, ks in by.items()]
     text = "; ".join(parts) if parts else first_sentence(decisive_sentence(v), limit)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

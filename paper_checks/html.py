@@ -242,7 +242,8 @@ def _mathml(e) -> str:
 
     if isinstance(e, sp.MatrixBase) and all(x == 0 for x in e):
         return "<mn>0</mn>"
-    return sp.mathml(e, printer="presentation")
+    primes = {x: sp.Symbol(x.name[:-5] + "′") for x in e.free_symbols if x.name.endswith("prime")}
+    return sp.mathml(e.xreplace(primes), printer="presentation")
 
 
 def render_html(doc: dict, figures_dir=None) -> str:
@@ -292,10 +293,10 @@ def render_html(doc: dict, figures_dir=None) -> str:
                  "(<code>lpft_theory/theory/symbolic.py</code>); the tests compare them with the numeric closed forms "
                  "and with simulation. Each block is labelled by the result it belongs to.</p>")
         for d in doc["derivations"]:
-            rows = "".join(f'<tr><td>{lab}</td><td><math display="block">{_mathml(e)}</math></td></tr>'
+            rows = "".join(f'<tr><td>{lab}</td><td><math>{_mathml(e)}</math></td></tr>'
                            for _, lab, e in d.rows)
             if d.condition:
-                rows += f'<tr><td>{d.condition[1]}</td><td><math display="block">{_mathml(d.condition[2])}</math></td></tr>'
+                rows += f'<tr><td>{d.condition[1]}</td><td><math>{_mathml(d.condition[2])}</math></td></tr>'
             p.append(f'<h3>{_e(d.title)} (<a href="#{anchor(d.claim_id)}"><code>{_e(d.claim_id)}</code></a>)</h3>'
                      f"<table>{rows}</table>")
     if doc["other_figures"]:

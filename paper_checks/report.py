@@ -62,16 +62,18 @@ class Card:
     evidence: dict = field(default_factory=dict)
 
 
+_VARIANT_ORDER = ("fixed recipe", "short global model", "equal budget", "tuned", "matched local")
+
+
 def canonical_variant(name: str) -> str:
     """One name per protocol variant across checks: case folded, the matching method dropped ("matched local
     (regression)" is matched local), and the real-data "fixed recipe, 30-round global" is the short global model."""
-    n = " ".join(str(name).split()).lower()
-    n = re.sub(r"\s*\((regression|interpolated|nearest)\)$", "", n)
-    return {"fixed recipe, 30-round global": "short global model", "matched-local": "matched local",
-            "fixed-recipe": "fixed recipe"}.get(n, n)
+    n = " ".join(str(name).split())
+    low = re.sub(r"\s*\((regression|interpolated|nearest)\)$", "", n.lower())
+    low = {"fixed recipe, 30-round global": "short global model", "matched-local": "matched local",
+           "fixed-recipe": "fixed recipe"}.get(low, low)
+    return low if low in _VARIANT_ORDER else n
 
-
-_VARIANT_ORDER = ("fixed recipe", "short global model", "equal budget", "tuned", "matched local")
 
 
 def _figures_of(claim_id: str) -> list:

@@ -142,6 +142,10 @@ def test_derivations_are_labelled_by_their_own_result():
     assert r"B_{FT} - B^*" in lemma
     assert r"\text{LP-FT has the lower global loss (others)} \iff" in thm44
     assert r"\left(a - 1\right) \left(a - 2 \omega + 1\right) > 0" in thm44
+    from paper_checks.html import render_html
+
+    page = render_html(document(verdicts()[:1], False, 0, (), with_derivations=True))
+    assert page.count("<math>") == 10 and "a′" in page and "aprime" not in page
 
 
 def test_key_findings_are_generated_from_the_verdicts():
