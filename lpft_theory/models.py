@@ -101,7 +101,12 @@ class _Architecture:
         """``f(X) = features(X) · V`` of shape ``(…, n, p)``."""
         return self.features(params, X) @ params[-1]
 
-    def _backprop(self, params: Params, X: np.ndarray, dF: np.ndarray) -> Params:
+    def _forward(self, params: Params, X: np.ndarray):
+        """``(f(X), acts)``: the prediction and what :meth:`_backprop` may reuse of the forward pass (``None``: it
+        recomputes what it needs)."""
+        return self.predict(params, X), None
+
+    def _backprop(self, params: Params, X: np.ndarray, dF: np.ndarray, acts=None) -> Params:
         raise NotImplementedError
 
     def value_and_grad(self, params: Params, data, loss: str = "mse", half: bool = False, scale=None):
@@ -113,14 +118,14 @@ class _Architecture:
         """
         Vd.choice("loss", loss, LOSSES)
         if isinstance(data, Samples):
-            pred = self.predict(params, data.X)
+            pred, acts = self._forward(params, data.X)
             if loss == "ce":  # integer labels, or soft targets (rows of probabilities)
                 value, dF = cross_entropy(pred, data.Y, data.weights)
             else:
                 value, dF = mse_on_samples(pred, data.targets(self.p), half, data.weights)
             if scale is not None:
                 dF = per_config(scale, dF.ndim) * dF
-            return value, self._backprop(params, data.X, dF)
+            return value, self._backprop(params, data.X, dF, acts)
         if isinstance(data, Moments):
             if loss != "mse":
                 raise ValueError("population Moments support loss='mse' only; pass Samples for 'ce'")
@@ -213,10 +218,20 @@ class DeepLinear(_Architecture):
         return value, tuple(g if g.shape == p.shape else np.broadcast_to(g, np.broadcast_shapes(g.shape, p.shape))
                             for g, p in zip(grads, params))
 
-    def _backprop(self, params, X, dF):
-        acts = [X]
-        for W in params[:-1]:
-            acts.append(acts[-1] @ _T(W))
+    def _forward(self, params, X):
+        # the representation of a model with at most one hidden layer, layer by layer as _backprop forms it, so
+        # the backward pass reuses it (one product fewer per step); deeper models form features from the product
+        # W_L⋯W_1, another rounding than layer by layer, and _backprop recomputes its activations
+        if len(params) > 2:
+            return self.predict(params, X), None
+        F = X if len(params) == 1 else X @ _T(params[0])
+        return F @ params[-1], ([X] if len(params) == 1 else [X, F])
+
+    def _backprop(self, params, X, dF, acts=None):
+        if acts is None:
+            acts = [X]
+            for W in params[:-1]:
+                acts.append(acts[-1] @ _T(W))
         grads = [None] * len(params)
         grads[-1] = _T(acts[-1]) @ dF
         delta = dF @ _T(params[-1])
@@ -262,10 +277,18 @@ class TwoLayerReLU(_Architecture):
     def features(self, params, X):
         return np.maximum(X @ _T(params[0]), 0.0)
 
-    def _backprop(self, params, X, dF):
-        B, V = params
-        Z = X @ _T(B)
+    def _forward(self, params, X):
+        Z = X @ _T(params[0])
         H = np.maximum(Z, 0.0)
+        return H @ params[1], (Z, H)
+
+    def _backprop(self, params, X, dF, acts=None):
+        B, V = params
+        if acts is None:
+            Z = X @ _T(B)
+            H = np.maximum(Z, 0.0)
+        else:
+            Z, H = acts
         gV = _T(H) @ dF
         gB = _T((dF @ _T(V)) * (Z > 0)) @ X
         return (gB, gV)
