@@ -13,7 +13,7 @@ import html
 import re
 from pathlib import Path
 
-from .findings import interval, is_interval, key_words, num, scalar, sides_of_tests
+from .findings import anchor, interval, is_interval, key_words, num, scalar, sides_of_tests
 
 MAX_ENTRIES = 14
 """Top-level evidence entries shown in one ``<details>`` block; the rest are counted and left to checks.json."""
@@ -226,8 +226,6 @@ def _card(c, titles: dict, figures_dir) -> str:
             figs.append(f'<figure id="fig-{_e(name)}">{_img(name, figures_dir)}<figcaption><b>{_e(name)}</b>: '
                         f"{_e(titles.get(name, name))}</figcaption></figure>")
         else:
-            from .findings import anchor
-
             li.append(f'<li><b>Figure:</b> <a href="#fig-{_e(name)}">{_e(name)}</a> (shown with '
                       f'<a href="#{anchor(first)}"><code>{_e(first)}</code></a>)</li>')
     n = len(c.evidence)
@@ -249,8 +247,6 @@ def _mathml(e) -> str:
 def render_html(doc: dict, figures_dir=None) -> str:
     """The report (:func:`paper_checks.report.document`) as one self-contained HTML page; the PNGs of
     ``figures_dir`` are embedded as data URIs."""
-    from .findings import anchor
-
     p = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(doc["title"])}</title>'
          f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style>'
          f"<script>{SCRIPT}</script></head><body>",

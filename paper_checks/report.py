@@ -105,7 +105,7 @@ def _sides(v) -> str:
 
 
 def _commands(v, built_in: set) -> list:
-    cmd = [f"lpft check --only {v.id}" if v.id in built_in else f"lpft check --claims YOUR_FILE.py --only {v.id}"]
+    cmd = [f"lpft check --only {v.id}" if v.id in built_in else "lpft check --claims YOUR_CLAIMS.py"]
     ce = v.counterexample if isinstance(v.counterexample, dict) else {}
     return cmd + [str(ce[k]) for k in _COMMAND_KEYS if isinstance(ce.get(k), str)]
 

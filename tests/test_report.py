@@ -215,3 +215,16 @@ def test_report_html_is_an_output_the_job_refuses_to_overwrite(tmp_path):
     with pytest.raises(FileExistsError, match="report.html"):
         check_out_dir(tmp_path)
     assert check_out_dir(tmp_path, overwrite=True) == tmp_path
+
+
+def test_a_users_claim_gets_the_same_card_in_its_own_group():
+    from paper_checks.verdict import Verdict
+
+    mine = Verdict("my-lpft-vs-proximal", "LP-FT keeps a lower Global than Proximal", "user claim", "confirmed",
+                   {"violations": 0, "instances": 40}, declared={"kind": "bound", "primary_protocol": "exact instances + "
+                                                                 "adversary", "statistic": "margin", "delta": None})
+    md = render_report(verdicts() + [mine], quick=False, seed=0, figure_names=FIGURES, with_derivations=False)
+    group = section(md, "group-user")
+    assert group.startswith('<a id="group-user"></a>Your claims')
+    assert "`my-lpft-vs-proximal` — confirmed" in group and "`lpft check --claims YOUR_CLAIMS.py`" in group
+    assert "- **Decided by:** 0 violations in 40 instances." in group
