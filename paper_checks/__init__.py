@@ -4,11 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import (chen2025, chen2025_empirical, chen2025_real, collins2022, fedpurel, flexpsfl, foundations, kumar2022,
-               kumar_digits, ren2023, tomihari2024)
+               kumar_digits, next_theory, ren2023, tomihari2024)
 from .claims import declaration, finalise, primary_of, statements
 from .verdict import CURRENT_DELTA, GLOSSARY, STATUSES, Verdict
 
-MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real, "kumar2022": kumar2022, "kumar_digits": kumar_digits, "fedpurel": fedpurel, "flexpsfl": flexpsfl, "collins2022": collins2022, "foundations": foundations, "tomihari2024": tomihari2024, "ren2023": ren2023, "next_theory": __import__("paper_checks.next_theory", fromlist=["CHECKS"])}
+MODULES = {"chen2025": chen2025, "chen2025_empirical": chen2025_empirical, "chen2025_real": chen2025_real,
+           "kumar2022": kumar2022, "kumar_digits": kumar_digits, "fedpurel": fedpurel, "flexpsfl": flexpsfl,
+           "collins2022": collins2022, "foundations": foundations, "tomihari2024": tomihari2024, "ren2023": ren2023,
+           "next_theory": next_theory}
 
 
 @dataclass(frozen=True)

@@ -39,20 +39,6 @@ def test_every_check_is_registered_with_a_unique_id():
     assert len(ids) == len(set(ids)) and all(ids)
 
 
-def test_report_shows_the_protocol_robustness_table_and_mixed_sides():
-    from paper_checks.report import _robustness_table
-    from paper_checks.verdict import Verdict
-
-    v = Verdict("x-claim", "c", "s", "mixed", {"protocol_robustness": {"fixed recipe": "mixed", "tuned": "confirmed"},
-                                               "robustness_summary": "It changes under 'tuned' (confirmed)."},
-                sides={"b=0.1": "for", "b=1.0": "against"})
-    w = Verdict("y-claim", "c", "s", "confirmed", {"protocol_robustness": {"matched local": "confirmed"}})
-    rows = _robustness_table([v, w, Verdict("z", "c", "s", "confirmed", {"n": 1})])
-    assert "| claim | reported | fixed recipe | tuned | matched local |" in rows
-    assert "| `x-claim` | **mixed** | mixed | confirmed | — |" in rows
-    assert "| `y-claim` | **confirmed** | — | — | confirmed |" in rows and not any("`z`" in r for r in rows)
-
-
 def test_every_check_appears_in_the_reports_detail_sections():
     """Sections are grouped by module: a verdict whose source differs from its module's SRC still gets one."""
     from paper_checks.report import render_report
@@ -60,7 +46,7 @@ def test_every_check_appears_in_the_reports_detail_sections():
 
     vs = [Verdict(i, "c", "an unusual source", "confirmed", {"n": 1}) for i in paper_checks.check_ids()]
     text = render_report(vs, True, 0, [])
-    assert all(f"### `{i}` — confirmed" in text for i in paper_checks.check_ids())
+    assert all(f"`{i}` — confirmed" in text for i in paper_checks.check_ids())
 
 
 # ------------------------------------------------------------------ the rule's vocabulary, both sides of each
