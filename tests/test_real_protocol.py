@@ -84,6 +84,23 @@ def test_batched_grid_equals_the_per_configuration_loop(make):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
 
 
+def test_rows_that_stop_early_equal_a_shorter_run():
+    """``row_steps``: a row stopped after k steps holds exactly the params of a k-step run (the grid runs a soup's
+    ingredients and the recipe's rows only as far as they need)."""
+    rng = np.random.default_rng(3)
+    arch = mlp(h=6)
+    data = B.Data.of(Samples(rng.random((2, 8, 64)), rng.integers(0, 10, (2, 8))), 10)
+    st = tuple(np.broadcast_to(p, (4,) + p.shape).copy() for p in arch.init(2))
+    rows = B.Rows.block([0, 1, 0, 1], eta=0.4, mu=[0.0, 0.0, 1.0, 1.0])
+    long = B.train(arch, st, st, rows, data, 6, record={3, 6}, row_steps=[6, 3, 3, 6])
+    for i, k in enumerate((6, 3, 3, 6)):
+        one = B.Rows.block([rows.data[i]], eta=0.4, mu=rows.mu[i])
+        ref = B.train(arch, tuple(p[i:i + 1] for p in st), tuple(p[i:i + 1] for p in st), one, data, k, record={k})
+        for a, b in zip(long.snapshots[6], ref.snapshots[k]):
+            np.testing.assert_array_equal(a[i:i + 1], b)
+        np.testing.assert_array_equal(long.losses[: k + 1, i], ref.losses[:, 0])
+
+
 def test_every_method_gets_the_same_number_of_configurations_and_no_more_compute():
     for cfg in (X.RealConfig(), X.QUICK, TINY):
         counts = X.grid_counts(cfg)

@@ -132,9 +132,11 @@ def _col(v, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(np.asarray(v, float), dtype=torch.float64, device=like.device).reshape(-1, 1, 1)
 
 
-def train(arch, start, anchor, rows: Rows, data: Data, steps: int, record=()) -> Run:
+def train(arch, start, anchor, rows: Rows, data: Data, steps: int, record=(), row_steps=None) -> Run:
     """``steps`` steps of the per-row update (module docstring) from ``start`` (blocks ``(R, a, b)``) toward
-    ``anchor`` (the same shape), on the data rows ``rows.data`` of ``data``; params recorded at ``record``."""
+    ``anchor`` (the same shape), on the data rows ``rows.data`` of ``data``; params recorded at ``record``.
+    ``row_steps (R,)``, optional: the steps each row needs; a row stops there (its params and objective stay
+    as they are): the grid's rows run only as far as their largest budget."""
     dev = data.X.device
     P = [torch.as_tensor(np.asarray(p, float), device=dev).clone() for p in start]
     A = [torch.as_tensor(np.asarray(a, float), device=dev) for a in anchor]
@@ -147,29 +149,50 @@ def train(arch, start, anchor, rows: Rows, data: Data, steps: int, record=()) ->
     record = set(record)
     losses, snaps = [], {}
     nb = len(P)
+    need = np.full(len(rows), steps) if row_steps is None else np.minimum(np.asarray(row_steps, int), steps)
+    order = np.argsort(-need, kind="stable")  # rows by the steps they need, most first: the active rows a prefix
+    inv = np.argsort(order)
+    perm = torch.as_tensor(order, device=dev)
+    P, A = [p[perm] for p in P], [a[perm] for a in A]
+    D = Data(D.X[perm], D.Q[perm], D.Y[perm], D.W[perm])
+    eta, eta_lp, mu, until, flood = eta[perm], eta_lp[perm], mu[perm], until[perm], flood[perm]
+    sparse = rows.sparse[order]
+    need = need[order]
+    last = None
     for t in range(steps + 1):
         if t in record:
-            snaps[t] = tuple(p.detach().cpu().numpy().copy() for p in P)
-        value, grads = value_and_grad(arch, P, D, need_grad=t < steps)
-        pen = 0.5 * mu.view(-1) * sum(((p - a) ** 2).sum((-2, -1)) for p, a in zip(P, A)) if has_mu else 0.0
-        losses.append((value + pen).cpu().numpy())
-        if t == steps:
-            break
-        if t == 0 and np.any(rows.sparse):
-            masks = _sparse_masks(grads, P, rows.sparse)
-        frozen = (t < until).to(torch.float64).view(-1, 1, 1)
-        lr = eta_lp * frozen + eta * (1.0 - frozen)
-        sign = torch.where(value < flood, -1.0, 1.0).view(-1, 1, 1) if has_flood else None
-        new = []
-        for b, (p, g, a) in enumerate(zip(P, grads, A)):
+            snaps[t] = tuple(p.detach().cpu().numpy()[inv].copy() for p in P)
+        n = int(np.sum(need >= t)) if t > 0 else len(need)  # rows still running at this step (their loss at t)
+        sl = slice(0, n)
+        Ps, As, Ds = [p[sl] for p in P], [a[sl] for a in A], Data(D.X[sl], D.Q[sl], D.Y[sl], D.W[sl])
+        upd = t < steps and n > 0 and bool(np.any(need[:n] > t))
+        value, grads = value_and_grad(arch, Ps, Ds, need_grad=upd)
+        pen = 0.5 * mu[sl].view(-1) * sum(((p - a) ** 2).sum((-2, -1)) for p, a in zip(Ps, As)) if has_mu else 0.0
+        cur = (value + pen).cpu().numpy()
+        row = cur if last is None else np.concatenate([cur, last[n:]])
+        losses.append(row[inv])
+        last = row
+        if not upd:
+            if t == steps or n == 0:
+                break
+            continue
+        if t == 0 and np.any(sparse):
+            masks = _sparse_masks(grads, Ps, sparse)
+        frozen = (t < until[sl]).to(torch.float64).view(-1, 1, 1)
+        lr = eta_lp[sl] * frozen + eta[sl] * (1.0 - frozen)
+        sign = torch.where(value < flood[sl], -1.0, 1.0).view(-1, 1, 1) if has_flood else None
+        go = torch.as_tensor(need[:n] > t, device=dev).to(torch.float64).view(-1, 1, 1)  # rows at their last step stop
+        for b, (p, g, a) in enumerate(zip(Ps, grads, As)):
             if sign is not None:
                 g = sign * g
             if masks is not None:
-                g = g * masks[b]
+                g = g * masks[b][sl]
             if b < nb - 1:
                 g = g * (1.0 - frozen)
-            new.append(p - lr * (g + mu * (p - a)) / (1.0 + lr * mu) if has_mu else p - lr * g)
-        P = new
+            step = lr * (g + mu[sl] * (p - a)) / (1.0 + lr * mu[sl]) if has_mu else lr * g
+            P[b] = torch.cat([p - go * step, P[b][n:]]) if n < len(need) else p - go * step
+    while len(losses) < steps + 1:  # every row stopped early: the rest of the record is constant
+        losses.append(losses[-1])
     return Run(np.stack(losses), snaps)
 
 

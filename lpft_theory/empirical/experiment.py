@@ -79,16 +79,16 @@ SELECTION_DATA = ("each client's own validation split only (per-client accuracie
 TOL = 1e-9  # the matched level's comparison tolerance (a mean of accuracies is a float sum)
 
 REGIMES = {  # shift → (split parameters, training images per client (0 = all), why personalization matters)
-    "covariate": ({"strength": 2.0}, 0, "strong per-client transforms (rotation up to 90 deg, contrast x0.05, noise "
+    "covariate": ({"strength": 2.0}, 30, "strong per-client transforms (rotation up to 90 deg, contrast x0.05, noise "
                   "sd 0.6, blur sigma 2.4) and 30 training images per client: the global model must fit every "
                   "transform at once, a client's own images are few"),
-    "concept": ({"n_swaps": 4}, 0, "four label swaps per client: the same image means different labels on different "
+    "concept": ({"n_swaps": 4}, 60, "four label swaps per client: the same image means different labels on different "
                 "clients, which no single global model can fit"),
     "label": ({"classes_per_client": 2}, 30, "pathological non-IID: two classes per client, so a client's own label "
               "prior is far from the global one"),
-    "overlap": ({"overlap": 0.2, "visible": 0.5}, 0, "each client sees half the pixels, 6 of them shared: the global "
+    "overlap": ({"overlap": 0.2, "visible": 0.5}, 60, "each client sees half the pixels, 6 of them shared: the global "
                 "model must read 10 different views"),
-    "longtail": ({"imbalance": 50.0, "beta": 0.3}, 0, "class counts from 1x to 50x and a skewed Dirichlet(0.3) split: "
+    "longtail": ({"imbalance": 50.0, "beta": 0.3}, 60, "class counts from 1x to 50x and a skewed Dirichlet(0.3) split: "
                  "head classes dominate the global model, a client's own classes differ"),
 }
 
@@ -408,13 +408,14 @@ def run_grid(cfg: RealConfig, arch, pG, bank: Bank, seeds: list) -> dict:
     points under ``("recipe", method)``."""
     S, C = bank.S, bank.C
     rows_per = S * C
-    blocks, starts, record, plan = [], [], set(), []  # plan: (key, trajectory index, step, reader)
+    blocks, starts, record, need = [], [], set(), []
     n_traj = 0
 
-    def add(block_kw, start=None, key=None):
+    def add(block_kw, steps_needed: int, start=None):
         nonlocal n_traj
         blocks.append(B.Rows.block(bank.data_rows(), **block_kw))
         starts.append(_on_rows(pG, C) if start is None else start)
+        need.append(np.full(rows_per, steps_needed))
         n_traj += 1
         return n_traj - 1
 
@@ -432,23 +433,24 @@ def run_grid(cfg: RealConfig, arch, pG, bank: Bank, seeds: list) -> dict:
                     kw.update(mu=knob["mu"])
                 elif m == "Sparse":
                     kw.update(sparse=knob["rate"])
-                traj_of[(m, tuple(knob.items()), eta)] = add(kw)
+                traj_of[(m, tuple(knob.items()), eta)] = add(kw, max(cfg.steps))
     record |= set(cfg.steps) | {0}
     soup_traj = {}
     for size in cfg.soup_sizes:
         start = _soup_starts(cfg, pG, C, size, seeds)
         for e in cfg.etas:
-            soup_traj[(size, e)] = [add({"eta": e}, tuple(p[i] for p in start)) for i in range(size)]
+            last = max(max(cfg.steps) // size, cfg.recipe_steps if size == cfg.soup_sizes[-1] and e == cfg.eta else 0)
+            soup_traj[(size, e)] = [add({"eta": e}, last, tuple(p[i] for p in start)) for i in range(size)]
             record |= {T // size for T in cfg.steps}
     e, T = cfg.eta, cfg.recipe_steps
-    rec_lp = add({"eta": 2 * e, "head_until": 10 ** 9})
-    rec_lpft = add({"eta": e, "eta_lp": 2 * e, "head_until": T})
+    rec_lp = add({"eta": 2 * e, "head_until": 10 ** 9}, T)
+    rec_lpft = add({"eta": e, "eta_lp": 2 * e, "head_until": T}, 2 * T)
     record |= {T, 2 * T}
     T_max = max(max(cfg.steps), 2 * T)
     rows = B.Rows.cat(blocks)
     start = tuple(np.concatenate([s[b] for s in starts]) for b in range(len(pG)))
     anchor = _on_rows(pG, C, n_traj)
-    run = B.train(arch, start, anchor, rows, bank.train, T_max, record=sorted(record))
+    run = B.train(arch, start, anchor, rows, bank.train, T_max, record=sorted(record), row_steps=np.concatenate(need))
     L = run.losses  # (T_max + 1, n_traj · S · C)
 
     def take(i, t):
@@ -617,7 +619,7 @@ def _flood_runs(cfg, arch, pG, bank, picks: dict, train_loss: np.ndarray) -> dic
     """FT and LP-FT of every variant's choice (per seed), flooded at ``b = q · L_train(θ_G)``, all in one batched
     run. ``picks``: variant → per seed → method → point. Returns variant → per seed → list of rows."""
     S, C = bank.S, bank.C
-    blocks, keys, starts = [], [], []
+    blocks, keys, starts, need = [], [], [], []
     for v, per_seed in picks.items():
         for s, chosen in enumerate(per_seed):
             for m in ("FT", "LP-FT"):
@@ -630,9 +632,11 @@ def _flood_runs(cfg, arch, pG, bank, picks: dict, train_loss: np.ndarray) -> dic
                     blocks.append(B.Rows.block(s * C + np.arange(C), flood=q * train_loss[s], **kw))
                     starts.append(tuple(np.repeat(g[s:s + 1], C, axis=0) for g in pG))
                     keys.append((v, s, m, q, p["T"]))
+                    need.append(np.full(C, p["T"]))
     rows = B.Rows.cat(blocks)
     start = tuple(np.concatenate([st[b] for st in starts]) for b in range(len(pG)))
-    run = B.train(arch, start, start, rows, bank.train, max(k[4] for k in keys), record=sorted({k[4] for k in keys}))
+    run = B.train(arch, start, start, rows, bank.train, max(k[4] for k in keys), record=sorted({k[4] for k in keys}),
+                  row_steps=np.concatenate(need))
     # each block read off at its own T, evaluated as one copy of its seed's clients
     out = {v: [[] for _ in range(S)] for v in picks}
     sel = [tuple(run.snapshots[k[4]][b][i * C:(i + 1) * C] for b in range(len(pG))) for i, k in enumerate(keys)]
