@@ -184,6 +184,8 @@ def _unique_keys(pairs):
 
 def load(path) -> SweepSpec:
     """Read a sweep from a ``.toml`` or ``.json`` file (the extension in any case)."""
+    if not str(path).strip():
+        raise ValueError(f"sweep file {str(path)!r}: give the path of a .toml or .json file")
     path = Path(path)
     if not path.exists():
         raise ValueError(f"sweep file {path} does not exist")
