@@ -9,6 +9,7 @@ twice at full size: their determinism across processes is tested on small config
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ import pytest
 import figures
 from lpft_theory import studies
 from lpft_theory.cli import main
+from paper_checks.findings import anchor
 from paper_checks.report import reproduce
 from paper_checks.verdict import STATUSES, Verdict, bound_status, condition_status, decide, judge
 
@@ -108,6 +110,34 @@ def test_reproduce_writes_report_checks_and_every_figure(run):
         assert f"figures/{name}.png" in report
         assert json.loads((out / "figures" / f"{name}.config.json").read_text())["figure"] == name
         json.loads((out / "figures" / f"{name}.json").read_text())
+
+
+def test_report_is_short_structured_and_free_of_python_reprs(run):
+    """The five-minute report: under 600 lines, findings / glossary / contents on top, one card per claim, every
+    figure embedded once, no Python repr, each quick-size inconclusive said so; report.html beside it, whole."""
+    out, res = run
+    report = (out / "report.md").read_text()
+    lines = report.splitlines()
+    assert len(lines) < 600, len(lines)
+    heads = [line for line in lines if line.startswith("## ")]
+    assert [h.split("</a>")[-1] for h in heads[:3]] == ["Key findings", "Statuses", "Contents"]
+    for v in res["verdicts"]:
+        assert report.count(f'### <a id="{anchor(v.id)}"></a>`{v.id}` — {v.status}\n') == 1, v.id
+        card = report.split(f'<a id="{anchor(v.id)}"></a>`{v.id}`')[1].split("\n### ")[0]
+        assert f"`lpft check --only {v.id}`" in card and "- **Decided by:** " in card
+        if v.status == "inconclusive":
+            assert "quick size: inconclusive" in card, v.id
+    assert len(re.findall(r"^### ", report, flags=re.M)) == len(res["verdicts"])
+    for name in figures.NAMES:
+        assert report.count(f"](figures/{name}.png)") == 1, name
+    leak = re.search(r"None,|\{'|\[\{|np\.", report)
+    assert leak is None, report[max(0, leak.start() - 200): leak.end() + 100]
+    for target in set(re.findall(r"\]\(#([^)]+)\)", report)):
+        assert f'<a id="{target}"></a>' in report, target
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(figures.NAMES)
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= ids
 
 
 def test_rerun_with_same_seed_writes_identical_outputs(run, rerun):
