@@ -22,6 +22,7 @@ import numpy as np
 from . import _validate as Vd
 from . import kernels, kernels_compiled
 from .data import Moments, Samples
+from .losses import _weights, mse_factor
 from .models import DeepLinear, Params, _Architecture, batch_shape, per_config
 
 DIVERGENCE_FACTOR = 1e8  # a loss 10^8 times its starting value (and >= 1) counts as divergence
@@ -301,10 +302,49 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     return Trajectory(params, np.asarray(losses), snaps)
 
 
+def head_problem(arch, params: Params, data):
+    """GD on the head alone with the body frozen, as GD on a linear model over the frozen features:
+    ``(linear arch, Samples(features, Y, weights))``, or ``None`` where that is not the same computation.
+
+    For a model with one hidden layer on ``Samples`` the full model's step forms the features ``X Bᵀ``, the
+    prediction ``(X Bᵀ) V`` and the head's gradient ``(X Bᵀ)ᵀ ∂L/∂f`` with exactly the products the linear model
+    makes on the features, so its run (with the same transform on the head) is bit for bit the full model's
+    head-only run — without forming ``X Bᵀ`` again and the body's gradient at every step."""
+    if not (isinstance(arch, DeepLinear) and len(arch.widths) == 1 and isinstance(data, Samples)):
+        return None
+    return DeepLinear(arch.widths[0], (), arch.p), Samples(arch.features(params, data.X), data.Y, data.weights)
+
+
 def gradient_descent(arch, params: Params, data, eta, steps: int, *, masks=None, loss: str = "mse",
                      half: bool = False, record_params: bool = False) -> Trajectory:
     """Plain GD (:func:`sgd`) for ``steps`` steps; see :func:`run`."""
     return run(arch, params, data, sgd(eta, masks), steps, loss=loss, half=half, record_params=record_params)
+
+
+def _flow_gradients(arch, params: Params, data, loss: str, half: bool):
+    """``θ ↦ ∇L(θ)`` for the right-hand side of :func:`gradient_flow`, called tens of thousands of times per flow.
+
+    For the squared loss of a linear model or a model with one hidden layer on ``Samples`` (the flows of Kumar et
+    al.'s theorems): the products and element-wise operations of ``value_and_grad`` in the same order on the same
+    values — bit for bit its gradient — with what does not change along the flow (targets, point weights times
+    the loss's factor) prepared once and no loss value formed. Elsewhere ``value_and_grad`` itself."""
+    if not (isinstance(arch, DeepLinear) and len(arch.widths) <= 1 and isinstance(data, Samples) and loss == "mse"):
+        return lambda p: arch.value_and_grad(p, data, loss, half)[1]
+    X, Y = data.X, data.targets(arch.p)
+    pred0, _ = arch._forward(params, X)
+    fw = mse_factor(half) * _weights(pred0, data.weights)  # ∂L/∂f = (factor·ω)·(f − y), as mse_on_samples forms it
+    XT = X.swapaxes(-1, -2)
+    if not arch.widths:
+        return lambda p: (XT @ (fw * (X @ p[0] - Y)),)
+
+    def grads(p):
+        B, V = p
+        F = X @ B.swapaxes(-1, -2)
+        dF = fw * (F @ V - Y)
+        delta = dF @ V.swapaxes(-1, -2)
+        return (delta.swapaxes(-1, -2) @ X, F.swapaxes(-1, -2) @ dF)
+
+    return grads
 
 
 def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str = "mse", half: bool = False,
@@ -331,9 +371,10 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
         return tuple(out)
 
     offsets = np.cumsum([0] + sizes)
+    gradients = _flow_gradients(arch, params, data, loss, half)
 
     def rhs(_t, z):  # −M ⊙ ∇L written block by block into one new vector (no per-block temporaries)
-        _, grads = arch.value_and_grad(unflatten(z), data, loss, half)
+        grads = gradients(unflatten(z))
         out = np.empty(offsets[-1])
         for g, m, a, b in zip(grads, ms, offsets[:-1], offsets[1:]):
             view = out[a:b].reshape(g.shape)  # g may carry a leading axis of 1 that the param lacks
@@ -356,4 +397,4 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
 
 
 __all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "InstabilityError", "loss_rise", "RISE_TOL", "sgd",
-           "run", "gradient_descent", "gradient_flow", "stable_step", "per_block", "per_config", "batch_shape", "BLOCK_BYTES"]
+           "run", "head_problem", "gradient_descent", "gradient_flow", "stable_step", "per_block", "per_config", "batch_shape", "BLOCK_BYTES"]

@@ -138,3 +138,25 @@ def test_a_loss_that_is_infinite_from_the_start_stops_at_step_0():
     with np.errstate(over="ignore"), \
             pytest.raises(DivergenceError, match=r"at step 0.*1 configuration\(s\) \(first at batch index \(1,\)\)"):
         gradient_descent(arch, p0, mom, 0.1, 5)
+
+
+@pytest.mark.parametrize("widths, p", [((3,), 1), ((), 1), ((4,), 2)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("half", [False, True])
+def test_gradient_flow_fast_gradient_is_value_and_grad(widths, p, weighted, half, monkeypatch):
+    """The flow's right-hand side for the squared loss on Samples (prepared targets and weights, no loss value) is
+    bit for bit value_and_grad's gradient, so every flow is the same with or without it."""
+    from lpft_theory import dynamics
+    from lpft_theory.models import DeepLinear
+
+    g = np.random.default_rng(0)
+    arch = DeepLinear(6, widths, p)
+    data = Samples(g.standard_normal((30, 6)), g.standard_normal((30, p)), g.random(30) + 0.1 if weighted else None)
+    p0, times = arch.init(1), np.linspace(0, 3, 7)
+    fast = gradient_flow(arch, p0, data, times, half=half)
+    monkeypatch.setattr(dynamics, "_flow_gradients",
+                        lambda arch, params, data, loss, half: lambda q: arch.value_and_grad(q, data, loss, half)[1])
+    general = gradient_flow(arch, p0, data, times, half=half)
+    for a, b in zip(fast.snapshots, general.snapshots):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _validate as Vd
 from ..data import Moments, Samples
-from ..dynamics import Transform, check_eta, per_block, per_config
+from ..dynamics import Trajectory, Transform, check_eta, head_problem, per_block, per_config
 from ..losses import softmax
 from .base import Strategy, broadcast_clients, gd_fit, n_clients, run_wrapped
 
@@ -101,16 +101,22 @@ def residual(eta, steps: int, alpha: float = 0.99) -> Strategy:
     def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         start = broadcast_clients(arch.check_params(params_G), n_clients(data))
         V_G = start[-1]
+        head = head_problem(arch, start, data)  # the head's run on the frozen features, bit for bit the same
+        model, train, params0 = (arch, data, start) if head is None else (*head, start[-1:])
 
         def update(grads, state, params, value, t):
             # params carry the summed head V_G + V_L, so grads are those of the (1 − α) term
             local = params[:-1] + (params[-1] - V_G,)
-            _, g_local = arch.value_and_grad(local, data, loss, half)
+            _, g_local = model.value_and_grad(local, train, loss, half)
             g = alpha * g_local[-1] + (1 - alpha) * grads[-1]
             return tuple(np.zeros_like(p) for p in params[:-1]) + (per_config(eta, g.ndim) * g,), state
 
-        return run_wrapped(arch, start, data, Transform(lambda p: None, update), steps, loss=loss, half=half,
+        traj = run_wrapped(model, params0, train, Transform(lambda p: None, update), steps, loss=loss, half=half,
                            record=record, wrap=wrap)
+        if head is None:
+            return traj
+        body = start[:-1]
+        return Trajectory(body + traj.params, traj.losses, [body + s for s in traj.snapshots] if record else None)
 
     return Strategy(f"Residual[alpha={alpha:g}]", fit, "V_L ← V_L − η∇[α L(V_L) + (1−α) L(V_G + V_L)]")
 
