@@ -56,7 +56,6 @@ class Card:
     quick_note: str = ""
     counterexample: str = ""
     commands: list = field(default_factory=list)
-    notes: str = ""
     figures: list = field(default_factory=list)
     """``[(name, first_card_id or None)]``: None where this card shows the figure, else the card that does."""
     evidence: dict = field(default_factory=dict)
@@ -73,7 +72,6 @@ def canonical_variant(name: str) -> str:
     low = {"fixed recipe, 30-round global": "short global model", "matched-local": "matched local",
            "fixed-recipe": "fixed recipe"}.get(low, low)
     return low if low in _VARIANT_ORDER else n
-
 
 
 def _figures_of(claim_id: str) -> list:
@@ -155,7 +153,7 @@ def cards(verdicts, figure_names, quick: bool = False, reference=None) -> list[C
             declared=_declared(v, len(tests)), condition=v.condition, condition_words=derepr(v.condition_words),
             condition_by=CONDITION_BY.get(v.status, "condition" if v.condition else ""), sides=_sides(v),
             mde=mde_sentence(v) if v.status in ("inconclusive", "mixed") else "", quick_note=quick_note,
-            counterexample=inline(ce, 400) if ce else "", commands=_commands(v, built_in), notes=derepr(_notes(v, decided)),
+            counterexample=inline(ce, 400) if ce else "", commands=_commands(v, built_in),
             figures=figs, evidence=_details(v, decided, ev)))
     return out
 
