@@ -169,10 +169,11 @@ def test_every_verdict_honours_its_contract(run):
     for v in res["verdicts"]:
         if v.status == "refuted":
             assert v.counterexample
-        if v.status == "confirmed-under-condition":
+        if v.status in ("holds-under-paper-condition", "holds-under-derived-condition"):
             assert v.condition and v.condition_words
-        if v.status == "not-testable-here":
+        if v.status in ("inconclusive", "data-unavailable"):
             assert v.notes
+        assert v.status in STATUSES and v.declared["primary_protocol"]
 
 
 def test_table2_internal_consistency_numbers(run):
@@ -201,33 +202,39 @@ def test_verdict_validation():
     with pytest.raises(ValueError, match="counterexample"):
         Verdict("x", "c", "s", "refuted")
     with pytest.raises(ValueError, match="condition"):
-        Verdict("x", "c", "s", "confirmed-under-condition")
+        Verdict("x", "c", "s", "holds-under-paper-condition")
     with pytest.raises(ValueError, match="notes"):
-        Verdict("x", "c", "s", "not-testable-here")
+        Verdict("x", "c", "s", "inconclusive")
+    with pytest.raises(ValueError, match="notes"):
+        Verdict("x", "c", "s", "data-unavailable")
 
 
 def test_decide_needs_the_interval_to_clear_zero():
-    pos, neg, zero = {"lo": 0.1, "hi": 0.3}, {"lo": -0.3, "hi": -0.1}, {"lo": -0.1, "hi": 0.2}
-    assert decide({"a": pos}) == "confirmed" and decide({"a": neg}) == "refuted"
-    assert decide({"a": zero}) == "not-testable-here"
-    assert decide({"a": neg}, expect_positive=False) == "confirmed"
-    assert decide({"a": pos, "b": neg}) == "mixed" and decide({"a": zero, "b": neg}) == "refuted"
-    assert decide({"a": pos, "b": zero}) == "not-testable-here"
+    pos = {"mean": 0.2, "lo": 0.1, "hi": 0.3, "n": 5}
+    neg = {"mean": -0.2, "lo": -0.3, "hi": -0.1, "n": 5}
+    zero = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 5}
+    assert decide({"a": pos}, delta=None) == "confirmed" and decide({"a": neg}, delta=None) == "refuted"
+    assert decide({"a": zero}, delta=None) == "inconclusive"
+    assert decide({"a": neg}, expect_positive=False, delta=None) == "confirmed"
+    assert decide({"a": pos, "b": neg}, delta=None) == "mixed"
+    assert decide({"a": zero, "b": neg}, delta=None) == "refuted"
+    assert decide({"a": pos, "b": zero}, delta=None) == "inconclusive"
 
 
 def test_judge_gives_sides_and_a_computed_reason():
     pos, neg = {"mean": 0.2, "lo": 0.1, "hi": 0.3, "n": 5}, {"mean": -0.2, "lo": -0.3, "hi": -0.1, "n": 5}
     zero = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 5}
-    j = judge({"b=0.1": pos, "b=1.0": neg, "b=0.5": zero})
-    assert j.status == "mixed" and j.sides == {"b=0.1": "for", "b=1.0": "against", "b=0.5": "unresolved"}
+    j = judge({"b=0.1": pos, "b=1.0": neg, "b=0.5": zero}, delta=None)
+    assert j.status == "mixed" and j.sides == {"b=0.1": "for", "b=1.0": "against", "b=0.5": "inconclusive"}
     assert "b=0.5: 0.05 [-0.1, 0.2] (n = 5)" in j.reason and "against the claim" in j.reason
+    assert "minimum detectable effect" in j.reason
     Verdict("x", "c", "s", "mixed", sides=j.sides)
     with pytest.raises(ValueError, match="mixed needs sides"):
         Verdict("x", "c", "s", "mixed", sides={"a": "for"})
 
 
 def test_condition_and_bound_rules_stop_confirming_on_one_failure():
-    assert condition_status(10, 10, True) == "confirmed-under-condition"
+    assert condition_status(10, 10, True) == "holds-under-condition"  # resolved by the claim's declaration
     assert condition_status(9, 10, True) == "refuted" and condition_status(10, 10, False) == "refuted"
     assert bound_status(0, 5) == "confirmed" and bound_status(1, 5) == "refuted"
     with pytest.raises(ValueError):
