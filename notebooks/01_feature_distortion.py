@@ -28,7 +28,7 @@ from lpft_theory import gradient_descent, two_layer
 from lpft_theory.metrics import distortion_split
 from lpft_theory.strategies import lp_ft
 from lpft_theory.theory import kumar
-# the figures package selects a file-only backend when imported; show plots inline again in Jupyter:
+# show the plots inline in Jupyter (the figures package selects a file-only backend when it is imported):
 # %matplotlib inline
 
 scen = synthetic.kumar(d=20, k=2, n=8, eps=0.0, sigma_v0=0.5, rng=0)  # perfect features: B_0 = B*

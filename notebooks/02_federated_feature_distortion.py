@@ -22,7 +22,7 @@ from lpft_theory import two_layer, two_layer_params
 from lpft_theory.metrics import cross_matrix, summarize
 from lpft_theory.strategies import ft
 from lpft_theory.theory import chen, symbolic
-# the figures package selects a file-only backend when imported; show plots inline again in Jupyter:
+# show the plots inline in Jupyter (the figures package selects a file-only backend when it is imported):
 # %matplotlib inline
 
 scen = synthetic.concept_shift(d=12, m=2, n_clients=3, lam=0.8, rng=0)

@@ -28,7 +28,7 @@ from lpft_theory import two_layer, two_layer_params
 from lpft_theory.metrics import cross_matrix, summarize
 from lpft_theory.strategies import ft, lp_ft
 from lpft_theory.theory import chen
-# the figures package selects a file-only backend when imported; show plots inline again in Jupyter:
+# show the plots inline in Jupyter (the figures package selects a file-only backend when it is imported):
 # %matplotlib inline
 
 scen = synthetic.concept_shift(d=20, m=3, n_clients=5, lam=1.0, rng=0)

@@ -22,7 +22,7 @@ from figures import longtail as longtail_figure
 from figures import split as split_figure
 from lpft_theory import Samples, linear
 from lpft_theory.strategies import purify
-# the figures package selects a file-only backend when imported; show plots inline again in Jupyter:
+# show the plots inline in Jupyter (the figures package selects a file-only backend when it is imported):
 # %matplotlib inline
 
 # a two-parameter linear model whose task gradient conflicts with the distillation gradient

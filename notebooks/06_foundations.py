@@ -22,7 +22,7 @@ from lpft_theory.theory import collins as Co
 from lpft_theory.theory import exact_dynamics as X
 from lpft_theory.theory import lpft_distortion as D
 from synthetic.multitask import multitask
-# the figures package selects a file-only backend when imported; show plots inline again in Jupyter:
+# show the plots inline in Jupyter (the figures package selects a file-only backend when it is imported):
 # %matplotlib inline
 
 # %% [markdown]
