@@ -22,11 +22,19 @@ from .models import Params
 from .rng import as_generator
 
 
-@dataclass
 class FedAvgResult:
-    params: Params  # final global model (no client axis)
-    history: list  # global params after each round (round 0 = initialisation)
-    global_loss: np.ndarray  # loss on the mixture of all clients, per round
+    """``params``: the final global model (no client axis); ``history``: the global params after each round
+    (round 0 = initialisation); ``global_loss``: the loss on the mixture of all clients, per round — computed
+    on first access (callers that advance FedAvg in chunks read only ``params``)."""
+
+    def __init__(self, params: Params, history: list, mixture_loss):
+        self.params, self.history, self._mixture_loss, self._global_loss = params, history, mixture_loss, None
+
+    @property
+    def global_loss(self) -> np.ndarray:
+        if self._global_loss is None:
+            self._global_loss = np.array([self._mixture_loss(p) for p in self.history])
+        return self._global_loss
 
 
 def _n_clients(data) -> int:
@@ -77,8 +85,7 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
         params = tuple(np.tensordot(wi, np.broadcast_to(p, (len(idx),) + p.shape[-2:]), axes=1) for p in local)
         history.append(params)
     mixture = client_data.mean(0) if isinstance(client_data, Moments) else client_data
-    gl = np.array([np.mean(arch.loss(p, mixture, loss, half)) for p in history])
-    return FedAvgResult(params, history, gl)
+    return FedAvgResult(params, history, lambda p: np.mean(arch.loss(p, mixture, loss, half)))
 
 
 def concat_clients(datas: list):
