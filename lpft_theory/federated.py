@@ -104,14 +104,15 @@ def concat_clients(datas: list):
 
 
 def fedavg_runs(arch, params0: list, client_data: list, rounds: int, local_steps: int, eta: float, *, weights=None,
-                loss: str = "mse", half: bool = False, masks=None, transform=None) -> list:
+                loss: str = "mse", half: bool = False, masks=None, transform=None, history: list | None = None) -> list:
     """Several independent FedAvg runs with full participation, advanced as one batch: the final global model of
     each, equal number for number to ``fedavg(arch, params0[i], client_data[i], …).params``.
 
     Every round, the local steps of all runs' clients are one GD call on the clients stacked on the client axis
     (each client starts from its own run's global model), and each run averages its own clients. ``client_data``:
     one per run, equal shapes; ``weights``: ``None`` or one weight vector per run; ``transform(data, params)``:
-    as in :func:`fedavg`, called with the stacked data and the stacked per-client starts.
+    as in :func:`fedavg`, called with the stacked data and the stacked per-client starts. ``history``: a list with
+    one list per run, to which every run's global model after each round is appended (as ``fedavg``'s history).
     """
     rounds = V.integer("rounds", rounds, min_value=0)
     local_steps = V.integer("local_steps", local_steps, min_value=1)
@@ -136,6 +137,9 @@ def fedavg_runs(arch, params0: list, client_data: list, rounds: int, local_steps
         t = sgd(eta, masks) if transform is None else transform(data, start)
         local = run(arch, start, data, t, local_steps, loss=loss, half=half).params
         params = [tuple(np.tensordot(wi[r], x[r * C:(r + 1) * C], axes=1) for x in local) for r in range(R)]
+        if history is not None:
+            for h, p in zip(history, params):
+                h.append(p)
     return params
 
 

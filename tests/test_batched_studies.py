@@ -323,9 +323,14 @@ def test_fedavg_of_several_runs_and_their_plateaus(label_data):
     arch, d1, d2 = label_data
     p1, p2 = arch.init(1, scale=0.5), arch.init(2, scale=0.5)
     w = [np.arange(1.0, 5.0), None]
-    many = fedavg_runs(arch, [p1, p2], [d1, d2], 4, 3, 0.5, loss="ce", weights=w)
-    for p0, dd, ww, got in zip((p1, p2), (d1, d2), w, many):
-        same_params(fedavg(arch, p0, dd, 4, 3, 0.5, loss="ce", weights=ww).params, got)
+    histories = [[p1], [p2]]
+    many = fedavg_runs(arch, [p1, p2], [d1, d2], 4, 3, 0.5, loss="ce", weights=w, history=histories)
+    for p0, dd, ww, got, hist in zip((p1, p2), (d1, d2), w, many, histories):
+        alone = fedavg(arch, p0, dd, 4, 3, 0.5, loss="ce", weights=ww)
+        same_params(alone.params, got)
+        assert len(hist) == len(alone.history) == 5
+        for a, b in zip(alone.history, hist):
+            same_params(a, b)
     scores = [lambda p, dd=dd: float(np.mean(arch.loss(p, dd, "ce"))) for dd in (d1, d2)]
     adv = [lambda p, n, dd=dd: fedavg(arch, p, dd, n, 3, 0.5, loss="ce").params for dd in (d1, d2)]
     alone = [to_plateau(adv[i], scores[i], p, chunk=2, max_rounds=12, patience=2, rel_tol=0.05)
