@@ -133,19 +133,23 @@ def test_run_grid_reports_every_grid_point_with_its_own_stability(tiny):
 def test_matched_level_comparison_has_a_tolerance():
     """A point whose own-validation Local differs from the level by round-off (0.8959999999999999 vs
     0.8960000000000001) is at the level."""
-    pts = [{"method": m, "knob": {}, "eta": 0.1, "T": T, "val_local": v, "unstable": False}
+    pts = [{"method": m, "knob": {}, "eta": 0.1, "T": T, "val_local": v, "n_unstable": 0}
            for m in X.SIX for T, v in ((5, 0.8959999999999999), (10, 0.8960000000000001))]
-    pts += [{"method": m, "knob": {}, "eta": 0.1, "T": 5, "val_local": 0.9, "unstable": False} for m in ("LP", "Mix")]
+    pts += [{"method": m, "knob": {}, "eta": 0.1, "T": 5, "val_local": 0.9, "n_unstable": 0} for m in ("LP", "Mix")]
     sel = X.select(pts, "matched local", TINY, methods=X.SIX, base_val_local=0.8960000000000001)
     assert sel["level"] == pytest.approx(0.896)
     for m in X.SIX:  # the closest point at or above the level is the 0.8959999999999999 one (T = 5)
         assert pts[sel[m]]["T"] == 5
+    # a method with no stable point keeps its least unstable ones, and says so
+    bad = [{**p, "n_unstable": 1 + (p["T"] == 5)} if p["method"] == "FT" else p for p in pts]
+    sel = X.select(bad, "matched local", TINY, methods=X.SIX, base_val_local=0.8960000000000001)
+    assert sel["least_unstable"] == {"FT": 1} and bad[sel["FT"]]["T"] == 10
 
 
 def test_selection_reads_only_own_validation_data(tiny):
     """Changing every test number and every other client's data leaves every choice unchanged: select() reads
     only the method, knob, step size, T, own-validation Local and stability of each point."""
-    assert set(X.VAL_KEYS) == {"method", "knob", "eta", "T", "val_local", "unstable"}
+    assert set(X.VAL_KEYS) == {"method", "knob", "eta", "T", "val_local", "n_unstable"}
     grid = tiny["runs"][0]["grid"]["converged"]
     scrambled = [{**p, "local": np.nan, "global": np.nan, "worst": np.nan} for p in grid]
     for rule in ("equal budget", "tuned", "matched local"):

@@ -521,7 +521,7 @@ def _stability(client_rise, tol: float) -> dict:
 
 
 # ---------------------------------------------------------------------------- selection (own validation data only)
-VAL_KEYS = ("method", "knob", "eta", "T", "val_local", "unstable")
+VAL_KEYS = ("method", "knob", "eta", "T", "val_local", "n_unstable")
 
 
 def select(points: list, rule: str, cfg: RealConfig, methods=ALL, base_val_local: float | None = None) -> dict:
@@ -538,10 +538,10 @@ def select(points: list, rule: str, cfg: RealConfig, methods=ALL, base_val_local
             out[m] = next(i for i, p in enumerate(view) if p["method"] == m and p["knob"] == want
                           and p["eta"] == eta and p["T"] == cfg.recipe_steps)
         return out
-    stable = {m: [i for i, p in enumerate(view) if p["method"] == m and not p["unstable"]] for m in methods}
-    empty = [m for m, ix in stable.items() if not ix]
-    if empty:
-        raise ValueError(f"no stable grid point for {empty}: add smaller step sizes to etas={cfg.etas}")
+    # the stable points; a method with none keeps its least unstable ones (fewest clients whose objective rose)
+    floor = {m: min(p["n_unstable"] for p in view if p["method"] == m) for m in methods}
+    stable = {m: [i for i, p in enumerate(view) if p["method"] == m and p["n_unstable"] == floor[m]] for m in methods}
+    out["least_unstable"] = {m: f for m, f in floor.items() if f > 0}
     if rule == "tuned":
         for m, ix in stable.items():  # best own-validation Local; ties go to the earliest grid point
             out[m] = max(ix, key=lambda i: (view[i]["val_local"], -i))
@@ -569,10 +569,11 @@ def select(points: list, rule: str, cfg: RealConfig, methods=ALL, base_val_local
     raise ValueError(f"rule must be 'equal budget', 'tuned' or 'matched local', got {rule!r}")
 
 
-def at_level(points: list, method: str, level: float, base: dict, keys=("local", "global", "val_local")) -> dict:
+def at_level(points: list, method: str, level: float, base: dict, keys=("local", "global", "val_local"),
+             max_unstable: int = 0) -> dict:
     """``method``'s test Local and Global at the own-validation Local ``level``: along each of its trajectories
     (one knob and step size, points in order of T from the global model ``base`` at T = 0, cut at the first
-    unstable point) linear interpolation between the last point below the level and the first at or above it
+    point with more than ``max_unstable`` unstable clients) linear interpolation between the last point below the level and the first at or above it
     (1e-9 tolerance; :func:`lpft_theory.protocol.first_passage`'s reading), then the mean over the trajectories
     that reach it. Reads test numbers only *at* a level fixed by validation data; chooses nothing."""
     trajs = {}
@@ -583,7 +584,7 @@ def at_level(points: list, method: str, level: float, base: dict, keys=("local",
     for pts in trajs.values():
         prev = base
         for p in sorted(pts, key=lambda q: q["T"]):
-            if p["unstable"]:
+            if p.get("n_unstable", 0) > max_unstable:
                 break
             if p["val_local"] >= level - TOL:
                 gap = p["val_local"] - prev["val_local"]
@@ -751,11 +752,14 @@ def run_real(cfg: RealConfig, progress=None) -> dict:
                 base_pt = {"local": float(np.diag(base_ev["M"][0, s]).mean()),
                            "global": float(_others(base_ev["M"][0, s]).mean()),
                            "val_local": float(base_ev["val_local"][0, s].mean())}
+                floor = sel["least_unstable"]
                 for m in ALL:
                     lev = sel["control level"] if m == CONTROL else sel["level"]
-                    chosen[m] = {**chosen[m], "at_level": at_level(grids[s], m, lev, base_pt)}
+                    chosen[m] = {**chosen[m], "at_level": at_level(grids[s], m, lev, base_pt,
+                                                                   max_unstable=floor.get(m, 0))}
                 chosen["_control_FT"] = {**grids[s][sel["control FT"]],
-                                         "at_level": at_level(grids[s], "FT", sel["control level"], base_pt)}
+                                         "at_level": at_level(grids[s], "FT", sel["control level"], base_pt,
+                                                              max_unstable=floor.get("FT", 0))}
                 chosen["_level"] = sel["level"]
                 chosen["_control_level"] = sel["control level"]
             picks[rule].append(chosen)
