@@ -80,11 +80,15 @@ def loss_rise(losses) -> np.ndarray:
 @dataclass(frozen=True)
 class Transform:
     """``lr``, optional: a declaration that ``update`` returns exactly ``lr · grads`` (one learning rate for
-    every block, no mask), which lets :func:`run` fold ``lr`` into the gradient and update in place."""
+    every block, no mask), which lets :func:`run` fold ``lr`` into the gradient and update in place.
+    ``head_lr``, optional: a declaration that ``update`` returns zero for every block but the last (the head) and
+    ``head_lr · grads`` for the head, which lets :func:`run` train the head on the frozen features
+    (:func:`head_problem`)."""
 
     init: Callable[[Params], Any]
     update: Callable[..., tuple[Params, Any]]
     lr: Any = None
+    head_lr: Any = None
 
 
 def per_block(name: str, value, n_blocks: int) -> tuple:
@@ -129,7 +133,10 @@ def sgd(eta, masks=None) -> Transform:
         return tuple(step), state
 
     plain = not isinstance(eta, (tuple, list)) and (masks is None or masks is True)
-    return Transform(init, update, lr=eta if plain else None)
+    head = (isinstance(masks, (tuple, list)) and len(masks) > 1 and masks[-1] is True
+            and all(m is False for m in masks[:-1]))
+    head_lr = (eta[-1] if isinstance(eta, (tuple, list)) else eta) if head else None
+    return Transform(init, update, lr=eta if plain else None, head_lr=head_lr)
 
 
 @dataclass
@@ -251,6 +258,10 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     if stop_on_rise is not None:
         stop_on_rise = Vd.nonnegative("stop_on_rise", stop_on_rise)
     params = arch.check_params(params)
+    if transform.head_lr is not None and steps > 0 and len(params) > 1:
+        traj = _run_head(arch, params, data, transform, steps, loss, half, record_params, stop_on_rise)
+        if traj is not None:
+            return traj
     params0 = params
     state = transform.init(params)
     losses, snaps = [], ([params] if record_params else None)
@@ -300,6 +311,27 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
         if record_params:
             snaps.append(params)
     return Trajectory(params, np.asarray(losses), snaps)
+
+
+def _run_head(arch, params, data, transform, steps, loss, half, record, stop_on_rise):
+    """:func:`run` of a head-only transform on the frozen features (:func:`head_problem`), bit for bit the full
+    model's run: the body comes back as the full run returns it (its values at the batch shape of the run),
+    the losses and the head are the linear model's. ``None`` where that does not apply, or where the run diverges
+    (the full model's run then reports it in its own terms)."""
+    head = head_problem(arch, params, data)
+    if head is None:
+        return None
+    transform.init(params)  # the transform's own checks (e.g. one mask per block)
+    lin, features = head
+    try:
+        tr = run(lin, params[-1:], features, sgd(transform.head_lr, (True,)), steps, loss=loss, half=half,
+                 record_params=record, stop_on_rise=stop_on_rise)
+    except DivergenceError:
+        return None
+    bs = tr.params[0].shape[:-2]
+    body = tuple(np.array(np.broadcast_to(p, bs + p.shape[-2:]), order="C") for p in params[:-1])  # as p - 0 makes it
+    snaps = [params] + [body + s for s in tr.snapshots[1:]] if record else None
+    return Trajectory(body + tr.params, tr.losses, snaps)
 
 
 def head_problem(arch, params: Params, data):

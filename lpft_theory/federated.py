@@ -17,7 +17,7 @@ from scipy.linalg import subspace_angles
 
 from . import _validate as V
 from .data import Moments, Samples
-from .dynamics import head_problem, per_block, run, sgd
+from .dynamics import run, sgd
 from .models import Params
 from .rng import as_generator
 
@@ -68,19 +68,11 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
     params = arch.check_params(params0)
     history = [params]
     n_part = max(1, int(np.ceil(q * C)))
-    ms = per_block("masks", True if masks is None else masks, len(params))
-    head_only = transform is None and all(m is False for m in ms[:-1]) and ms[-1] is True and len(ms) > 1
     for _ in range(rounds):
         idx = np.arange(C) if n_part == C else np.sort(g.choice(C, size=n_part, replace=False))
         part = client_data[idx]
-        head = head_problem(arch, params, part) if head_only else None
-        if head is not None:  # the head's GD on the frozen features: bit for bit the masked run, fewer products
-            lin, features = head
-            head_params = run(lin, params[-1:], features, sgd(eta, (True,)), local_steps, loss=loss, half=half).params
-            local = tuple(np.broadcast_to(p, (len(idx),) + p.shape[-2:]) for p in params[:-1]) + head_params
-        else:
-            t = sgd(eta, masks) if transform is None else transform(part, params)
-            local = run(arch, params, part, t, local_steps, loss=loss, half=half).params
+        t = sgd(eta, masks) if transform is None else transform(part, params)
+        local = run(arch, params, part, t, local_steps, loss=loss, half=half).params
         wi = w[idx] / w[idx].sum()
         params = tuple(np.tensordot(wi, np.broadcast_to(p, (len(idx),) + p.shape[-2:]), axes=1) for p in local)
         history.append(params)

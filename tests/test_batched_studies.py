@@ -18,7 +18,7 @@ import pytest
 import synthetic
 from lpft_theory import studies
 from lpft_theory.attribution import attribution
-from lpft_theory.dynamics import run, sgd
+from lpft_theory.dynamics import Transform, run, sgd
 from lpft_theory.federated import fedavg, fedavg_runs, to_plateau, to_plateau_runs
 from lpft_theory.metrics import cross_matrix, distortion, summarize
 from lpft_theory.models import DeepLinear
@@ -274,17 +274,33 @@ def test_flood_levels_and_alignment_strengths_per_client(label_data):
         flooded(ft(0.1, 1), np.array([0.1, -0.5]))
 
 
+def masked(eta, masks):
+    """``sgd(eta, masks)`` without its head-only declaration: the full model's masked run, as before."""
+    t = sgd(eta, masks)
+    return Transform(t.init, t.update)
+
+
 def test_head_only_runs_on_frozen_features_are_the_masked_runs(label_data):
-    """LP by GD, residual personalization and head-only FedAvg run on the frozen features; bit for bit the
-    masked full-model runs they replace (snapshots and flooding included)."""
+    """Head-only GD (masked sgd in run, LP by GD, residual personalization, head-only FedAvg) runs on the frozen
+    features; bit for bit the masked full-model runs they replace (shapes, snapshots and flooding included)."""
     arch, d, _ = label_data
     pG = arch.init(3, scale=0.5)
     start = broadcast_clients(pG, 4)
     eta = np.array([0.5, 1.0, 2.0, 3.0])
+    for p0 in (pG, start):  # without and with the client axis
+        for record in (False, True):
+            new = run(arch, p0, d, sgd(eta, (False, True)), 9, loss="ce", record_params=record)
+            old = run(arch, p0, d, masked(eta, (False, True)), 9, loss="ce", record_params=record)
+            for a, b in zip([new.params] + (new.snapshots or []), [old.params] + (old.snapshots or [])):
+                for x, y in zip(a, b):
+                    assert x.shape == y.shape and x.strides == y.strides  # the layout too: it decides later sums
+                    np.testing.assert_array_equal(x, y)
+            np.testing.assert_array_equal(new.losses, old.losses)
     for record in (False, True):
         for wrap in (None, lambda t: t):
             new = lp("steps", eta=eta, steps=12).fit(arch, pG, d, loss="ce", record=record, wrap=wrap)
-            old = run_wrapped(arch, start, d, sgd(eta, head_only(2)), 12, loss="ce", half=False, record=record, wrap=wrap)
+            old = run_wrapped(arch, start, d, masked(eta, head_only(2)), 12, loss="ce", half=False, record=record,
+                              wrap=wrap)
             for x, y in zip(new.params, old.params):
                 np.testing.assert_array_equal(x, y)
             np.testing.assert_array_equal(new.losses, old.losses)
@@ -299,7 +315,7 @@ def test_head_only_runs_on_frozen_features_are_the_masked_runs(label_data):
 
 
 def _residual_masked(arch, pG, data, eta, steps, alpha):
-    from lpft_theory.dynamics import Transform, per_config
+    from lpft_theory.dynamics import per_config
     start = broadcast_clients(pG, 4)
 
     def update(grads, state, params, value, t):
@@ -314,7 +330,7 @@ def _fedavg_masked(arch, params, data, rounds, local_steps, eta, masks, w):
     """FedAvg as written before: the local run is the masked full-model run."""
     wi = w / w.sum()
     for _ in range(rounds):
-        local = run(arch, params, data[np.arange(4)], sgd(eta, masks), local_steps, loss="ce").params
+        local = run(arch, params, data[np.arange(4)], masked(eta, masks), local_steps, loss="ce").params
         params = tuple(np.tensordot(wi, np.broadcast_to(p, (4,) + p.shape[-2:]), axes=1) for p in local)
     return params
 
