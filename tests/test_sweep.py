@@ -160,3 +160,151 @@ def test_interrupt_ends_the_worker_processes(tmp_path):
             break
         time.sleep(0.1)
     assert workers() == []
+
+
+def test_missing_dask_extra_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """Without dask: one line naming the extra and its install command, exit 2, no partial output (issue 26)."""
+    import sys
+
+    f = tmp_path / "s.json"
+    f.write_text(json.dumps(SPEC))
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now fails, as when not installed
+    assert main(["sweep", str(f), "--backend", "dask", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "[dask]" in err and "pip install 'lpft-theory[dask]'" in err, err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ImportError, match=r"lpft-theory\[dask\]"):
+        run_sweep(parse(SPEC), tmp_path / "o", backend="dask", progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_numba_on_the_cli_path_is_one_line(monkeypatch, capsys):
+    """The compiled step switched on without numba: a run that needs it fails in one line naming the extra."""
+    import sys
+
+    from lpft_theory import dynamics, kernels_compiled
+
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.setattr(kernels_compiled, "_STEP", None)
+    monkeypatch.setattr(dynamics, "COMPILED", True)
+    assert main(["simulate", "--steps", "2", "--strategies", "ft"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install lpft-theory[fast]" in err, err
+
+
+def test_sweep_file_extensions_in_any_case_and_duplicates_refused(tmp_path):
+    upper = tmp_path / "S.JSON"
+    upper.write_text(json.dumps(SPEC))
+    assert load(upper).size == 12
+    for raw, match in [({**SPEC, "grid": {"eta": [0.1, 0.2, 0.1]}}, r"\[grid\].eta lists 0.1 twice"),
+                       ({**SPEC, "sweep": {"seeds": [0, 0]}}, r"\[sweep\].seeds lists 0 twice"),
+                       ({**SPEC, "sweep": {"n_seeds": 10**9}}, r"n_seeds must be an integer in \[1, 100_000\]")]:
+        with pytest.raises(ValueError, match=match):
+            parse(raw)
+
+
+def test_malformed_result_with_a_valid_checksum_is_named_and_recomputed(tmp_path):
+    from lpft_theory.sweep.runner import _cache_entry
+
+    spec = parse(SPEC)
+    run_sweep(spec, tmp_path, progress=False)
+    before = (tmp_path / "results.csv").read_text()
+    f = sorted((tmp_path / "cache").glob("*.json"))[0]
+    point = json.loads(f.read_text())["point"]
+    f.write_text(_cache_entry(point, {"results": 5}))  # checksum recomputed over a wrong-typed result
+    with pytest.warns(UserWarning, match=f.name):
+        res = run_sweep(spec, tmp_path, resume=True, progress=False)
+    assert (res.computed, res.cached) == (1, 11)
+    assert (tmp_path / "results.csv").read_text() == before
+
+
+def _slow_sweep(tmp_path):
+    import sys
+
+    spec = {**SPEC, "base": {**SPEC["base"], "steps": 1_000_000, "d": 60}}  # a minute or more per point: interrupted long before
+    f = tmp_path / "slow.json"
+    f.write_text(json.dumps(spec))
+    cmd = [sys.executable, "-m", "lpft_theory.cli", "sweep", str(f), "--jobs", "2", "--out", str(tmp_path / "o")]
+    return cmd
+
+
+def _children(pid: int) -> list:
+    from pathlib import Path
+
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid) and b"popen_loky" in cmd:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pids) -> list:
+    import os
+
+    alive = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(p)
+        except OSError:
+            pass
+        else:
+            os.kill(p, 0)
+    return alive
+
+
+def _wait(predicate, timeout: float) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/stat"), reason="reads /proc")
+def test_killed_sweep_leaves_no_orphan_workers(tmp_path):
+    """SIGKILL the parent: its workers notice within a second (they watch it) instead of idling for minutes."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(_slow_sweep(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait(lambda: len(_children(proc.pid)) >= 2, 60), "the workers did not start"
+        workers = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert _wait(lambda: not _alive(workers), 5), f"orphans still alive 5 s after the parent: {_alive(workers)}"
+    finally:
+        proc.kill()
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/stat"), reason="reads /proc")
+def test_ctrl_c_to_the_process_group_is_one_line_and_ends_the_workers(tmp_path):
+    """A Ctrl-C (SIGINT to the whole process group) while workers start or run: exit 130, one line, no worker
+    traceback, no worker left."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(_slow_sweep(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert _wait(lambda: len(_children(proc.pid)) >= 1, 60), "the workers did not start"
+        workers = _children(proc.pid)
+        __import__("time").sleep(0.3)  # past the ~50 ms in which the pool is spawned with SIGINT ignored
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=60)[1].strip()
+        assert proc.returncode == 130 and len(err.splitlines()) == 1 and "interrupted" in err, err
+        assert _wait(lambda: not _alive(workers), 5)
+    finally:
+        proc.kill()
