@@ -83,16 +83,67 @@ def _d(claim_id, kind, statement, statistic, delta=None, condition_by="", **kw) 
 BUILT_IN = [
     _d('chen-lemma-4.3', 'identity',
        'Lemma 4.3: the j-th row of B_FT after one FT step on client i, in terms of b*_j and (V_0)_j',
-       'max relative error of the derived row formula vs the GD engine', None),
+       'max relative error of the derived row formula vs the GD engine, drawn instances and adversary', None,
+       scope='concept shift (Assumption 4.1, Sigma_i = I), idealised start, any step size, both loss conventions'),
     _d('chen-thm-4.4', 'condition',
        'Theorem 4.4 (concept shift): LP-FT achieves lower global loss than FT',
-       'sign of G_FT - G_LPFT after exact LP and one FT step, per instance', None, 'derived', conclusion=('G_FT - G_LPFT',)),
+       'signed (G_FT - G_LPFT)/lambda^2 from the GD engine against the side the condition predicts, per instance and '
+       'reading; drawn instances, points within 1e-3 of every boundary, adversary', None, 'derived',
+       conclusion=('G_FT - G_LPFT',),
+       scope='Assumption 4.1 with overlap omega, Sigma_i = I, idealised start, exact LP then one FT step, '
+             'a = eta*beta in (0, 3], both readings of global, both loss conventions'),
     _d('chen-thm-4.5', 'condition',
        "Theorem 4.5 (combined covariate-concept shift): there is lambda* such that for all lambda <= lambda* LP-FT's global loss is at most FT's",
-       'sign of G_FT - G_LPFT for lambda below lambda*, per instance', None, 'derived', conclusion=('G_FT - G_LPFT',)),
+       'signed q_0 = lim (G_FT - G_LPFT)/lambda^2 (plain GD arithmetic) against the side the derived step window '
+       'predicts, per instance and reading; and lambda* from the exact quadratic against the engine; drawn, '
+       'boundary and adversarial instances', None, 'derived',
+       conclusion=('G_FT - G_LPFT', 'q_0', 'D(lambda)', 'lambda*'),
+       scope='Assumption 4.1, x_i = e_i + eps z with any shifts e_i, idealised start, exact LP then one FT step, '
+             "a' in (0, 3], both readings, both loss conventions"),
+    _d('chen-thm-4.5-descent', 'condition',
+       "Theorem 4.5 in the descent regime: restricted to steps that lower every client's own loss, there is lambda* such that for all lambda <= lambda* LP-FT's global loss is at most FT's",
+       'as chen-thm-4.5, over the instances where every client descends (lambda -> 0); the share of random descent '
+       'instances where it holds', None, 'derived',
+       conclusion=('G_FT - G_LPFT', 'q_0', 'D(lambda)', 'lambda*'),
+       scope="as chen-thm-4.5, restricted to steps that lower every client's own loss"),
     _d('chen-remark-4.6', 'condition',
        'Remark 4.6: LP-FT wins at low heterogeneity; the theory says nothing for lambda > lambda*',
-       'sign of G_FT - G_LPFT above and below lambda*, per instance', None, 'derived', conclusion=('G_FT - G_LPFT',)),
+       'as chen-thm-4.5 at low heterogeneity; beyond lambda*, the winner the exact quadratic predicts against the '
+       'engine and plain GD arithmetic, adversary over lambda', None, 'derived',
+       conclusion=('G_FT - G_LPFT', 'q_0', 'D(lambda)', 'lambda*'),
+       scope='as chen-thm-4.5, every lambda > 0'),
+    _d('chen-gap-quadratic', 'identity',
+       "The package's answer to Remark 4.6: under Theorem 4.5's setting (G_FT - G_LPFT)/lambda^2 = q_0 + q_1 lambda + q_2 lambda^2 exactly, with q in the instance's primitive parameters and q_2 >= 0 (FT can win only on a bounded band of lambda when q_0 > 0)",
+       'relative error of the closed form vs plain GD arithmetic at lambda over the roots range, and q_2, drawn '
+       'instances and adversary', None, scope='as chen-thm-4.5, every lambda > 0'),
+    _d('chen-frontier-gd', 'frontier',
+       'G*(l) = lambda^2 (1 - omega^2) + (lambda (1 - omega) - sqrt(l))^2 is the exact local/global Pareto frontier of what client-side gradient methods reach (concept shift)',
+       'least (G - G*(L))/lambda^2 over the engine brute force and the adversary over in-scope methods; one FT step '
+       'with a <= 1 on it', None,
+       scope='concept shift (Assumption 4.1, Sigma_i = I, overlap omega), exact population losses, idealised start; '
+             "methods whose updates combine client i's population gradients: GD/FT, LP (exact, partial, head-only "
+             'steps) then FT, heavy-ball and Nesterov momentum, any step sizes, decaying schedules and step counts. '
+             'Not: Adam, non-isotropic preconditioners, finite samples (they go below it; see chen-frontier-any)'),
+    _d('chen-frontier-any', 'frontier',
+       'G_any(l) = lambda^2 (1 - |ubar|^2) + (lambda kappa - sqrt(l))^2 bounds the global loss of every predictor at local loss l, whatever method produced it (Adam, preconditioned or finite-sample GD included), and is attained',
+       'least (G - G_any(L))/lambda^2 by the adversary over in- and out-of-scope methods; closed form vs the targets; '
+       'the minimiser', None,
+       scope='concept shift, Sigma_i = I, exact population losses of any predictor in R^d'),
+    _d('chen-ft-step-frontier', 'identity',
+       'One FT step with a <= 1 lies on the frontier G*; with a > 1 it lies 4 lambda^2 (a - 1)(1 - omega) above it',
+       '|G_FT - G*(L_FT) - 4 lambda^2 (a-1)_+ (1-omega)|/lambda^2 from the engine, both readings, drawn, around '
+       'a = 1 and 2, adversary', None,
+       scope='concept shift, Assumption 4.1 with overlap, exact population losses, idealised start, a in (0, 3]'),
+    _d('chen-thm-4.4-matched-local', 'method-comparison',
+       'Theorem 4.4 at matched local loss: LP-FT reaches a lower global loss than one FT step at the same local loss',
+       "LP-FT's advantage: one FT step's global loss minus LP-FT's least (over LP length, T in 1, 2, 5, eta) at "
+       'equal local loss, over lambda^2, exact, per local-loss level; adversary over LP-FT runs', 1e-3,
+       scope='concept shift, Assumption 4.1 with overlap, exact population losses, idealised start'),
+    _d('chen-ft-descent-frontier-gap', 'bound',
+       'After several (T >= 2) descent steps FT sits at most 0.3 % of the global loss above the frontier (at matched local loss)',
+       "(G_FT,T(l) - G*(l))/G*(l) with FT's least global loss after T descent steps at local loss l, on the "
+       'measured instance and by the adversary', None,
+       scope='concept shift, Assumption 4.1 with overlap, exact population losses, idealised start, T in 2..20'),
     _d('chen-table2-average', 'table',
        "Table 2: 'Average' is the average of Local and Global",
        '|Average - (Local + Global)/2| per printed row', None),

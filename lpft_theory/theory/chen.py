@@ -295,6 +295,47 @@ def ft_frontier_excess(a: float, lam: float, omega: float = 0.0, half: bool = Fa
     return (0.5 if half else 1.0) * 4 * lam ** 2 * max(a - 1.0, 0.0) * (1 - omega)
 
 
+
+def _targets_geometry(w_stars, i: int, reading: str):
+    """``(dist, var)``: the distance from client i's target to the mean target of the evaluating clients and the
+    spread of those targets (``mean_j ‖w_j* − w̄‖²``)."""
+    W = np.asarray(w_stars, float)
+    ev = np.delete(W, i, axis=0) if reading == "others" else W
+    mean = ev.mean(axis=0)
+    return float(np.linalg.norm(W[i] - mean)), float(np.mean(np.sum((ev - mean) ** 2, axis=1)))
+
+
+def frontier_any(local, w_stars, i: int, half: bool = False, reading: str = "others") -> np.ndarray:
+    """Least global loss at local loss ``ℓ`` over **every** predictor ``w ∈ R^d`` (Σ = I for every client):
+    ``var + (dist − √ℓ)²`` (:func:`_targets_geometry`) — what any method, whatever its updates, is bounded by."""
+    Vd.choice("reading", reading, GLOBAL_READINGS)
+    f = 0.5 if half else 1.0
+    ell = np.asarray(local, float)
+    dist, var = _targets_geometry(w_stars, i, reading)
+    return f * (var + (dist - np.sqrt(ell / f)) ** 2)
+
+
+def pareto_frontier_any(local, lam: float, n_clients: int, omega: float = 0.0, half: bool = False) -> dict:
+    r""":func:`frontier_any` in closed form under Assumption 4.1 with overlap ω (other clients' reading):
+
+        G_any(ℓ) = λ²(1 − |ū|²) + (λκ − √ℓ)²,   |ū|² = (1 + (C − 2)ω)/(C − 1),   κ² = 1 − 2ω + |ū|²,
+
+    below :func:`pareto_frontier`'s ``G*`` for every ``0 < √ℓ < 2λκ`` unless ω = 1 (the same at ℓ = 0): the mean
+    of the other clients' private directions has a part ``ū_⊥`` off client i's plane, which only methods whose
+    updates leave that plane can use. Mixture: ``(ℓ + (C − 1) G_any)/C`` (the same minimiser)."""
+    f = 0.5 if half else 1.0
+    ell = np.asarray(local, dtype=float)
+    if np.any(ell < 0) or not np.all(np.isfinite(ell)):
+        raise ValueError("local must be finite and >= 0")
+    C = Vd.integer("n_clients", n_clients, min_value=2)
+    omega, lam = Vd.probability("omega", omega), Vd.nonnegative("lam", lam)
+    ubar2 = (1 + (C - 2) * omega) / (C - 1)
+    kappa = np.sqrt(max(1 - 2 * omega + ubar2, 0.0))
+    glob = f * (lam ** 2 * (1 - ubar2) + (lam * kappa - np.sqrt(ell / f)) ** 2)
+    return {"global": glob, "global_mixture": (ell + (C - 1) * glob) / C, "kappa": float(kappa),
+            "ubar_perp2": float(ubar2 - omega ** 2)}
+
+
 def concept_curves(v: float, lam: float, n_clients: int, etas, steps: int, *, lp_steps=(), lp_alphas=(1.0,),
                    omega: float = 0.0, half: bool = False) -> dict:
     """Every (local, global) point FT and LP-FT reach over η, T = 1..``steps`` and LP length (2×2 reduction).
@@ -497,6 +538,140 @@ def private_condition_root(shift: float, eps: float, n_clients: int, reading: st
     return -1.0 if reading == "others" else (s2 - (C - 2) * e2) / (s2 + C * e2)
 
 
+
+def _pair_weights(C: int, reading: str) -> np.ndarray:
+    """``W[i, j]``: weight of (fine-tuning client i, evaluating client j) in a reading's mean over clients and pairs."""
+    Vd.choice("reading", reading, GLOBAL_READINGS)
+    return (1.0 - np.eye(C)) / (C * (C - 1)) if reading == "others" else np.full((C, C), 1.0 / C ** 2)
+
+
+def combined_gap_poly(B_star, V_com, shifts, eps: float, eta: float, *, half: bool = False,
+                      reading: str = "others") -> dict:
+    r"""The coefficients of ``D(λ) = q_0 + q_1λ + q_2λ²`` in the instance's primitive parameters.
+
+    With ``s = ηc``, ``g_i = Σ_i b_i``, ``u_i = (P + vI) g_i`` and ``t_i = s²(w_0ᵀg_i) g_i`` (so that FT's
+    predictor is ``w_0 + λ(s u_i + λ t_i)``), and means ``⟨·⟩`` over the (i, j) pairs of the reading:
+
+        q_0 = A s² − 2 B s − D,   A = ⟨u_iᵀΣ_j u_i⟩,  B = ⟨u_iᵀΣ_j b_j⟩,  D = ⟨b_iᵀΣ_j (b_i − 2 b_j)⟩,
+        q_1 = 2 ⟨t_iᵀΣ_j (s u_i − b_j)⟩,   q_2 = ⟨t_iᵀΣ_j t_i⟩ >= 0.
+
+    ``w_0ᵀg_i = (w_0ᵀe_i)(e_iᵀb_i)`` (``w_0 ⊥ b_i``): ``q_1 = q_2 = 0`` — the gap is λ-free — unless some
+    client's shift has a component along both the shared predictor and its own private feature.
+    Returns ``q`` (times ½ with ``half``) and ``A, B, D`` (A > 0 for ε > 0; the sign pattern is the same with
+    and without the ½).
+    """
+    m, C, Sig, V0 = _combined_setup(B_star, V_com, shifts, eps)
+    W = _pair_weights(C, reading)
+    b = B_star[m:]
+    w0 = B_star.T @ V0
+    P = B_star.T @ B_star
+    s = eta * _c(half)
+    v = float(V_com @ V_com)
+    g = np.einsum("iab,ib->ia", Sig, b)
+    u = g @ P + v * g
+    t = (s ** 2 * (g @ w0))[:, None] * g
+
+    def pair(x, y):  # ⟨x_iᵀ Σ_j y_{ij}⟩ with y given per (i, j)
+        return float(np.sum(W * np.einsum("ia,jab,ijb->ij", x, Sig, y)))
+
+    same = lambda x: np.broadcast_to(x[:, None, :], (C, C, x.shape[1]))  # noqa: E731  y_ij = x_i
+    other = lambda x: np.broadcast_to(x[None, :, :], (C, C, x.shape[1]))  # noqa: E731  y_ij = x_j
+    A = pair(u, same(u))
+    Bc = pair(u, other(b))
+    D = pair(b, same(b)) - 2 * pair(b, other(b))
+    f = 0.5 if half else 1.0
+    q0 = A * s ** 2 - 2 * Bc * s - D
+    q1 = 2 * pair(t, s * same(u) - other(b))
+    q2 = pair(t, same(t))
+    return {"q": f * np.array([q0, q1, q2]), "A": A, "B": Bc, "D": D, "s": s}
+
+
+def theorem_4_5_step_window(B_star, V_com, shifts, eps: float, *, half: bool = False, reading: str = "others") -> dict:
+    r"""Where Theorem 4.5 fails, as an interval of the step: ``q_0 = A s² − 2Bs − D < 0`` exactly for
+    ``s = ηc`` strictly inside ``(s_−, s_+)``, ``s_± = (B ± √(B² + AD))/A`` (:func:`combined_gap_poly`; q_0 does
+    not depend on η except through s, so the window is computed at any η). ``None`` bounds: no real root (the
+    theorem holds for every step). ``s_minus <= 0``: only steps above ``s_plus`` make it hold."""
+    r = combined_gap_poly(B_star, V_com, shifts, eps, 1.0, half=half, reading=reading)
+    A, Bc, D = r["A"], r["B"], r["D"]
+    disc = Bc ** 2 + A * D
+    if disc < 0:
+        return {"A": A, "B": Bc, "D": D, "s_minus": None, "s_plus": None}
+    root = np.sqrt(disc)
+    return {"A": A, "B": Bc, "D": D, "s_minus": float((Bc - root) / A), "s_plus": float((Bc + root) / A)}
+
+
+def theorem_4_5_holds(B_star, V_com, shifts, eps: float, eta: float, *, half: bool = False,
+                      reading: str = "others") -> bool:
+    """The condition derived here for Theorem 4.5 (exact LP, one FT step), in primitive parameters only:
+    some ``λ* > 0`` has LP-FT's global loss at most FT's for every ``λ <= λ*`` iff the step ``s = ηc`` lies
+    outside the window ``[s_−, s_+]`` of :func:`theorem_4_5_step_window`. On the window's two end points
+    ``q_0 = 0`` and the λ-terms decide (``q_1 > 0``, or ``q_1 = 0`` and ``q_2 >= 0``)."""
+    w = theorem_4_5_step_window(B_star, V_com, shifts, eps, half=half, reading=reading)
+    s = eta * _c(half)
+    if w["s_plus"] is None or s > w["s_plus"] or s < w["s_minus"]:
+        return True
+    if s == w["s_plus"] or s == w["s_minus"]:
+        q = combined_gap_poly(B_star, V_com, shifts, eps, eta, half=half, reading=reading)["q"]
+        return bool(q[1] > 0 or (q[1] == 0 and q[2] >= 0))
+    return False
+
+
+def combined_exact(B_star, V_com, shifts, eps: float, lam: float, eta: float, *, half: bool = False) -> dict:
+    """One FT step and exact-LP LP-FT on every client by plain GD arithmetic on ``(B, V)`` (no closed form):
+    per-client arrays ``start_local``, ``ft_local``, ``ft_others``, ``ft_mixture``, ``lpft_others``,
+    ``lpft_mixture`` (client i fine-tunes; others/mixture: the reading's mean over the evaluating clients)."""
+    m, C, Sig, V0 = _combined_setup(B_star, V_com, shifts, eps)
+    Vstars = np.concatenate([np.broadcast_to(V_com, (C, m)), lam * np.eye(C)], axis=1)
+    wstars = Vstars @ B_star
+    c, f = _c(half), (0.5 if half else 1.0)
+    w0 = B_star.T @ V0
+    out = {k: np.empty(C) for k in ("start_local", "ft_local", "ft_others", "ft_mixture", "lpft_others", "lpft_mixture")}
+    for i in range(C):
+        G = c * Sig[i] @ (w0 - wstars[i])
+        B1, V1 = B_star - eta * np.outer(V0, G), V0 - eta * B_star @ G
+        for key, w in (("ft", B1.T @ V1), ("lpft", wstars[i])):  # exact LP: the gradient vanishes at w_i*
+            r = w[None, :] - wstars
+            per = f * np.einsum("ja,jab,jb->j", r, Sig, r)
+            out[f"{key}_others"][i] = np.delete(per, i).mean()
+            out[f"{key}_mixture"][i] = per.mean()
+            if key == "ft":
+                out["ft_local"][i] = per[i]
+        r0 = w0 - wstars[i]
+        out["start_local"][i] = f * r0 @ Sig[i] @ r0
+    return out
+
+
+def exact_gap_coeffs(B_star, V_com, shifts, eps: float, eta: float, *, half: bool = False, lams=(0.5, 1.0, 2.0),
+                     check_lam: float = 3.0) -> dict:
+    """``D(λ)`` and the losses over λ² fitted as quadratics in λ from :func:`combined_exact` at ``lams`` (exact:
+    FT's predictor is affine in λ), for both readings; ``residual``: the largest relative misfit at
+    ``check_lam``. Returns per reading ``q`` (q_0, q_1, q_2 of the gap), ``ft0``/``lpft0`` (the λ → 0 limits of
+    the global losses over λ²), and ``local0``/``start0`` (per client, λ → 0 limits of the local losses over λ²)."""
+    lams = np.asarray(lams, float)
+    runs = [combined_exact(B_star, V_com, shifts, eps, x, eta, half=half) for x in (*lams, check_lam)]
+    Vinv = np.linalg.inv(np.vander(lams, 3, increasing=True))
+
+    def fit(key):
+        y = np.array([r[key] / x ** 2 for r, x in zip(runs[:3], lams)])  # (3, C)
+        coef = Vinv @ y
+        pred = coef[0] + coef[1] * check_lam + coef[2] * check_lam ** 2
+        obs = runs[3][key] / check_lam ** 2
+        return coef, float(np.max(np.abs(pred - obs) / np.maximum(np.abs(obs), 1e-300)))
+
+    out, resid = {}, []
+    for reading, tag in (("others", "others"), ("mixture", "mixture")):
+        ft, e1 = fit(f"ft_{tag}")
+        lp, e2 = fit(f"lpft_{tag}")
+        resid += [e1, e2]
+        gap = (ft - lp).mean(axis=1)
+        out[reading] = {"q": gap, "ft0": float(ft[0].mean()), "lpft0": float(lp[0].mean())}
+    loc, e3 = fit("ft_local")
+    st, e4 = fit("start_local")
+    out["local0"], out["start0"] = loc[0], st[0]
+    out["residual"] = max(resid + [e3, e4])
+    return out
+
+
 # --------------------------------------------------------------------------- every reading, numerically
 LP_READINGS = ("exact", "step", "partial", "none")
 
@@ -569,3 +744,83 @@ def gap_crossings(B_star, V_com, shifts, eps: float, eta: float, lam_grid, **kw)
     lam_star = (cross[0] if cross else float("inf")) if wins_small else 0.0
     return {"lambda_star": lam_star, "crossings": cross, "wins_at_small_lambda": wins_small, "gap": vals,
             "diverges_from": float(grid[n_ok]) if n_ok < len(grid) else None}
+
+
+
+# --------------------------------------------------------------------------- other client-side optimizers
+CLIENT_METHODS = ("gd", "heavy_ball", "nesterov", "adam", "precond")
+IN_SPAN_METHODS = ("gd", "heavy_ball", "nesterov")
+"""Methods whose every update is a linear combination of the client's population gradients: from the idealised
+start they stay in the 2×2 invariant subspaces (:func:`reduced_concept_run`), so :func:`pareto_frontier` bounds
+them. ``adam`` (coordinate-wise scaling) and ``precond`` (a fixed non-isotropic preconditioner) leave them, and so
+does any method on a finite sample (its gradient is ``Σ̂(w − w*)``, ``Σ̂ ≠ I``)."""
+
+
+def client_optimizer_run(B0, V0, w_star, steps: int, eta: float, *, method: str = "gd", momentum: float = 0.9,
+                         betas=(0.9, 0.999), decay: float = 1.0, lp_alpha: float | None = None, lp_steps: int = 0,
+                         Sigma=None, xty=None, precond=None, half: bool = False) -> np.ndarray:
+    """The predictor ``BᵀV`` after ``steps`` updates of one client's loss ``(c/2)(wᵀΣw − 2wᵀxty + const)`` on the
+    full two-layer model (numpy, float64).
+
+    ``Sigma``/``xty``: the second moment and ``E[xy]`` the gradient uses (default ``I`` and ``w_star``: the
+    population loss under concept shift; a finite sample passes ``XᵀX/n`` and ``Xᵀy/n``). ``method``: one of
+    :data:`CLIENT_METHODS`; step ``η·decay^t``; ``momentum`` for heavy ball/Nesterov, ``betas`` for Adam
+    (ε = 1e-8, bias-corrected); ``precond`` (d×d, SPD) multiplies the B-gradient on the input side. LP first:
+    ``lp_alpha`` (a fraction of the way to the exact head, needs ``Sigma = I``) or ``lp_steps`` head-only GD steps.
+    """
+    Vd.choice("method", method, CLIENT_METHODS)
+    B, V = np.array(B0, float), np.array(V0, float)
+    d = B.shape[1]
+    Sig = np.eye(d) if Sigma is None else np.asarray(Sigma, float)
+    xy = np.asarray(w_star, float) if xty is None else np.asarray(xty, float)
+    if xty is None and Sigma is not None:
+        xy = Sig @ xy
+    c = _c(half)
+    grad_w = lambda B, V: c * (Sig @ (B.T @ V) - xy)  # noqa: E731
+    if lp_alpha is not None:
+        V_exact = np.linalg.lstsq(B.T, np.asarray(w_star, float), rcond=None)[0]
+        V = V + Vd.probability("lp_alpha", lp_alpha) * (V_exact - V)
+    for _ in range(Vd.integer("lp_steps", lp_steps, min_value=0)):
+        V = V - eta * B @ grad_w(B, V)
+    th = np.concatenate([B.ravel(), V])
+    k = B.shape[0]
+
+    def grad(th):
+        B_, V_ = th[:k * d].reshape(k, d), th[k * d:]
+        G = grad_w(B_, V_)
+        gB = np.outer(V_, G)
+        if precond is not None:
+            gB = gB @ precond
+        return np.concatenate([gB.ravel(), B_ @ G])
+
+    vel = np.zeros_like(th)
+    m1, m2 = np.zeros_like(th), np.zeros_like(th)
+    for t in range(Vd.integer("steps", steps, min_value=0)):
+        lr = eta * decay ** t
+        if method in ("gd", "precond"):
+            th = th - lr * grad(th)
+        elif method == "heavy_ball":
+            vel = momentum * vel + grad(th)
+            th = th - lr * vel
+        elif method == "nesterov":
+            vel = momentum * vel + grad(th - lr * momentum * vel)
+            th = th - lr * vel
+        else:
+            gr = grad(th)
+            m1 = betas[0] * m1 + (1 - betas[0]) * gr
+            m2 = betas[1] * m2 + (1 - betas[1]) * gr ** 2
+            th = th - lr * (m1 / (1 - betas[0] ** (t + 1))) / (np.sqrt(m2 / (1 - betas[1] ** (t + 1))) + 1e-8)
+    return th[:k * d].reshape(k, d).T @ th[k * d:]
+
+
+def predictor_losses(w, w_stars, i: int, half: bool = False) -> dict:
+    """Population losses of predictor ``w`` under concept shift (Σ = I): client i's own, the others' mean and the
+    mixture of all clients."""
+    per = (0.5 if half else 1.0) * np.sum((np.asarray(w_stars, float) - np.asarray(w, float)) ** 2, axis=1)
+    return {"local": float(per[i]), "global": float(np.delete(per, i).mean()), "global_mixture": float(per.mean())}
+
+
+theorem_4_5_holds.uses = ("eta", "eps", "shifts e_i", "V_com", "B*", "C", "half")
+lp_ft_wins.uses = ("eta", "V_com", "omega", "C", "half")
+"""The quantities each derived condition is computed from (the checks pass them as ``condition_uses``: none is the
+gap the theorem concludes about)."""
