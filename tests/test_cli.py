@@ -1,5 +1,6 @@
-"""`lpft simulate` and `lpft strategies` as a user runs them."""
+"""The `lpft` command line as a user runs it: simulate, strategies, check --list and --claims, every --help."""
 import json
+import sys
 from dataclasses import fields
 
 import pytest
@@ -134,3 +135,92 @@ def test_saved_figures_are_byte_identical_whatever_the_date(tmp_path, monkeypatc
         _style.save(fig, tmp_path / str(i), "f", {"x": [0, 1]}, {"seed": 0}, FORMATS)
     for fmt in FORMATS:
         assert (tmp_path / "0" / f"f.{fmt}").read_bytes() == (tmp_path / "1" / f"f.{fmt}").read_bytes(), fmt
+
+
+def test_check_list_names_every_claim_without_running_anything(monkeypatch, capsys):
+    import paper_checks
+
+    def boom(*a, **k):
+        raise AssertionError("--list ran a check")
+
+    monkeypatch.setattr(paper_checks, "run_checks", boom)
+    assert main(["check", "--list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    ids = paper_checks.check_ids()
+    assert [ln.split()[0] for ln in lines] == ids
+    assert all(len(ln.split(None, 1)) == 2 for ln in lines)  # every id has its statement
+    assert main(["check", "--list", "--only", "kumar"]) == 0
+    assert all(ln.startswith("kumar") for ln in capsys.readouterr().out.strip().splitlines())
+
+
+def test_check_claims_runs_a_users_claims_file(tmp_path, capsys):
+    f = tmp_path / "my_claims.py"
+    f.write_text("import math\nfrom paper_checks.plugin import Space, for_all\n\n"
+                 "for_all('my-cosine-bound', '|cos(a - b)| <= 1 on the square',\n"
+                 "        space=Space(('a', 'b'), (0, 0), (6.3, 6.3)),\n"
+                 "        margin=lambda p: 1 - abs(math.cos(p['a'] - p['b'])), budget=40)\n")
+    out_json = tmp_path / "v.json"
+    assert main(["check", "--claims", str(f), "--quick", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "my-cosine-bound" in out and "confirmed" in out
+    verdicts = json.loads(out_json.read_text())["verdicts"]
+    assert [v["id"] for v in verdicts] == ["my-cosine-bound"]
+
+
+@pytest.mark.parametrize("command", ["simulate", "strategies", "check", "figures", "real", "sweep", "reproduce"])
+def test_every_help_has_an_example(command, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text and f"lpft {command}" in text.split("examples:")[1]
+
+
+def test_simulate_help_shows_choices_and_groups(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--help"])
+    text = capsys.readouterr().out
+    assert "--scenario {concept," in text and "SCENARIO" not in text and "--lp-mode {exact,steps,partial}" in text
+    for title in ("scenario (the clients' data):", "model and global model:", "fine-tuning (every strategy):",
+                  "strategy knobs", "output:"):
+        assert title in text
+
+
+def test_figure_list_prints_plain_text_not_latex(capsys):
+    from lpft_theory.cli import plain_math
+
+    assert main(["figures", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "$" not in out and "\\" not in out and "‖" in out
+    assert plain_math(r"$\|w^*\|$ and $\lambda^{**}$, $u \in S^\perp$, $\eta c\,(1+\|V_{com}\|^2)$") == \
+        "‖w*‖ and λ**, u ∈ S⊥, ηc (1+‖V_com‖²)"
+
+
+def test_table_wraps_long_cells_and_aligns_text_left():
+    from lpft_theory.cli import format_table
+
+    cond = "eta c (1 + |V_com|^2) > 1 and lambda below the root of the quadratic q(lambda)"
+    text = format_table([{"claim": "c1", "condition": cond, "x": 0.5}, {"claim": "longer-id", "condition": "-", "x": 12.25}],
+                        ["claim", "condition", "x"], wrap={"condition": 30})
+    lines = text.splitlines()
+    assert len(lines) > 4 and all(len(ln) <= 9 + 2 + 30 + 2 + 5 for ln in lines)
+    assert " ".join(ln[11:41].strip() for ln in lines[2:-1]) == cond  # nothing cut
+    assert lines[2].startswith("c1         ") and lines[-1].startswith("longer-id  -")  # text left-aligned
+    assert lines[2].endswith("  0.5") and lines[-1].endswith("12.25")  # numbers right-aligned
+
+
+def test_progress_bars_only_on_a_terminal():
+    import io
+
+    from lpft_theory import cli
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert cli._bar(3, "x", "step").disable  # stderr is captured here: no bar
+    real = sys.stderr
+    try:
+        sys.stderr = Tty()
+        assert not cli._bar(3, "x", "step").disable
+    finally:
+        sys.stderr = real
