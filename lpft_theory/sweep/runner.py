@@ -8,9 +8,12 @@
   (then only the changed points are computed: unchanged ones keep their cache key).
 * A point that fails (bad combination, divergence) is recorded in ``OUT/failures.json`` with its parameters
   and the message; the other points finish. Failed points are retried on the next run.
-* ``backend="local"``: joblib worker processes (``n_jobs``), ended at once on an interrupt.
-  ``backend="dask"``: a ``dask.distributed`` client at ``scheduler`` (an address), or a ``LocalCluster`` on
-  loopback when none is given. Both run the same pure function on the same points: identical results.
+* ``backend="local"``: joblib worker processes (``n_jobs``), ended at once on an interrupt; each watches its
+  parent and exits within a second of the parent's death (no orphans after a SIGKILL), and starts with Ctrl-C
+  ignored (a Ctrl-C to the process group prints one line, from the parent, not a traceback per worker).
+  ``backend="dask"`` (the ``[dask]`` extra, checked before anything is written): a ``dask.distributed`` client
+  at ``scheduler`` (an address), or a ``LocalCluster`` on loopback when none is given. Both run the same pure
+  function on the same points: identical results.
 * Results are written by the parent process as they arrive, so a crash loses at most the points in flight.
 """
 from __future__ import annotations
@@ -24,7 +27,6 @@ import json
 import os
 import signal
 import threading
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +34,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import _validate as V
-from ..io import check_output_dir, to_json, write_text_atomic
 from ..experiment import Config
+from ..io import check_output_dir, to_json, write_text_atomic
 from .spec import SweepSpec, point_key
 
 BACKENDS = ("local", "dask")
@@ -87,7 +89,7 @@ def run_point(point: dict) -> dict:
 
     Returns ``{"result": …}``, or ``{"error": message}`` when the point fails.
     """
-    from ..experiment import Config, simulate
+    from ..experiment import simulate  # looked up per call (tests replace it)
 
     try:
         return {"result": simulate(Config(**{**point, "strategies": tuple(point["strategies"])}))}
