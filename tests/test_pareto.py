@@ -152,3 +152,97 @@ def test_bad_inputs_name_the_parameter():
         chen.private_condition_root(1.0, 0.5, 3, "all")
     with pytest.raises(ValueError, match="times"):
         chen.reduced_concept_flow(0.5, 1.0, [1.0, 0.5])
+
+
+# ------------------------------------------------------------------ the frontier's scope, and the one beyond it
+@pytest.mark.parametrize("C,omega", [(2, 0.0), (3, 0.4), (5, 0.9), (4, 1.0)])
+def test_frontier_of_every_predictor_closed_form_brute_force_and_below_gstar(C, omega):
+    """G_any from the targets equals its closed form in (C, ω); no predictor of R^d at local loss ℓ (a sphere
+    around w_i*, sampled densely) goes below it and the minimiser attains it; it is below G* for ℓ > 0 unless ω = 1."""
+    lam = 0.8
+    sc = synthetic.concept_shift(C + 4, 2, C, lam, overlap=omega, rng=5)
+    ws = sc.truth["V_stars"] @ sc.truth["B_star"]
+    g = np.random.default_rng(0)
+    for ell in (0.0, 0.05, 0.3, 1.0):
+        any_ = chen.frontier_any(ell, ws, 0)
+        cf = chen.pareto_frontier_any(ell, lam, C, omega)
+        assert float(cf["global"]) == pytest.approx(float(any_), abs=1e-12)
+        assert float(cf["global_mixture"]) == pytest.approx(float(chen.frontier_any(ell, ws, 0, reading="mixture")),
+                                                            abs=1e-12)
+        dirs = g.standard_normal((20000, ws.shape[1]))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        W = ws[0] + np.sqrt(ell) * dirs
+        glob = np.mean(np.sum((W[:, None, :] - ws[None, 1:, :]) ** 2, axis=2), axis=1)
+        assert glob.min() >= float(any_) - 1e-12
+        gstar = float(chen.pareto_frontier(ell, lam, C, omega)["global"])
+        assert float(any_) <= gstar + 1e-12
+        if ell > 0 and omega < 1:
+            assert float(any_) < gstar - 1e-3
+
+
+def _client0(omega=0.5, lam=0.9, C=4, seed=3):
+    sc = synthetic.concept_shift(9, 2, C, lam, overlap=omega, rng=seed)
+    v = float(sc.truth["V_com"] @ sc.truth["V_com"])
+    return sc, v, sc.truth["V_stars"] @ sc.truth["B_star"], synthetic.idealised_init(sc)
+
+
+def test_client_optimizer_gd_is_the_engine():
+    sc, v, ws, (B0, V0) = _client0()
+    for T, a in ((1, 0.7), (4, 1.3)):
+        eta = a / chen.step_curvature(v)
+        w = chen.client_optimizer_run(B0, V0, ws[0], T, eta)
+        s = cross_matrix(two_layer(9, 6), ft(eta, T)(two_layer(9, 6), two_layer_params(B0, V0), sc.population).params,
+                         sc.population)
+        L = chen.predictor_losses(w, ws, 0)
+        assert L["local"] == pytest.approx(s[0, 0], rel=1e-10)
+        assert L["global"] == pytest.approx(np.delete(s[0], 0).mean(), rel=1e-10)
+
+
+def test_in_scope_methods_never_go_below_gstar_and_out_of_scope_ones_do_but_not_below_g_any():
+    """Brute force: heavy ball, Nesterov and GD with decaying steps (in scope) stay on or above G*; Adam,
+    a preconditioner and finite-sample GD (out of scope) reach below G* and never below G_any."""
+    omega, lam, C = 0.5, 0.9, 4
+    sc, v, ws, (B0, V0) = _client0(omega, lam, C)
+    beta = chen.step_curvature(v)
+    g = np.random.default_rng(1)
+    low = {"in": np.inf, "out": np.inf, "any": np.inf}
+    for k in range(240):
+        a, T, decay = g.uniform(0.05, 2.0), int(g.integers(1, 20)), g.uniform(0.8, 1.05)
+        kw = {"decay": decay}
+        if k % 2 == 0:
+            side = "in"
+            kw.update(method=chen.IN_SPAN_METHODS[k // 2 % 3], momentum=g.uniform(0, 0.9))
+            eta = a / beta
+        else:
+            side = "out"
+            which = k // 2 % 3
+            eta = a / beta
+            if which == 0:
+                kw["method"], eta = "adam", 0.05 * a * lam
+            elif which == 1:
+                Q = np.linalg.qr(g.standard_normal((9, 9)))[0]
+                kw.update(method="precond", precond=Q @ np.diag(np.geomspace(1, 30, 9)) @ Q.T / np.sqrt(30))
+            else:
+                n = int(g.integers(4, 40))
+                X = g.standard_normal((n, 9))
+                kw.update(Sigma=X.T @ X / n, xty=X.T @ (X @ ws[0]) / n)
+        with np.errstate(over="ignore", invalid="ignore"):
+            L = chen.predictor_losses(chen.client_optimizer_run(B0, V0, ws[0], T, eta, **kw), ws, 0)
+        if not (np.isfinite(L["local"]) and L["local"] < 100):
+            continue
+        low[side] = min(low[side], L["global"] - float(chen.pareto_frontier(L["local"], lam, C, omega)["global"]))
+        low["any"] = min(low["any"], L["global"] - float(chen.frontier_any(L["local"], ws, 0)))
+    assert low["in"] > -1e-9 and low["out"] < -1e-2 and low["any"] > -1e-9
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_one_ft_step_excess_within_1e_3_of_a_equal_one(half):
+    lam, C, omega = 0.7, 3, 0.3
+    sc = synthetic.concept_shift(8, 2, C, lam, overlap=omega, rng=6)
+    v = float(sc.truth["V_com"] @ sc.truth["V_com"])
+    for a in (1 - 5e-4, 1 + 5e-4, 2 - 5e-4, 2 + 5e-4):
+        s = _engine(sc, ft(a / chen.step_curvature(v, half), 1), half)
+        fr = chen.pareto_frontier(s["local"], lam, C, omega, half)
+        ex = chen.ft_frontier_excess(a, lam, omega, half)
+        assert s["global"] - fr["global"] == pytest.approx(ex, abs=1e-9)
+        assert s["global_mixture"] - fr["global_mixture"] == pytest.approx((C - 1) / C * ex, abs=1e-9)

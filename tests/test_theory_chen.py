@@ -232,3 +232,115 @@ def test_private_shift_condition_each_reading_both_sides(C, eps, shift, offset):
             for reading, key in (("others", "global"), ("mixture", "global_mixture")):
                 rr = chen.private_condition_root(shift, eps, C, reading)
                 assert (g[key] <= f[key]) == ((aprime - 1) * (aprime - rr) >= 0), (reading, aprime, rr)
+
+
+# ------------------------------------------------------------------ the derived conditions at their boundaries
+@pytest.mark.parametrize("omega,C", [(0.0, 3), (0.8, 4), (0.3, 2)])
+def test_theorem_4_4_condition_within_1e_3_of_each_root(omega, C):
+    """a = r ± 5e-4 for every root r of each reading: a threshold moved by 0.02 (a − 1 → a − 1.02) disagrees here."""
+    lam = 0.6
+    sc = synthetic.concept_shift(C + 4, 2, C, lam, overlap=omega, rng=11)
+    v = float(sc.truth["V_com"] @ sc.truth["V_com"])
+    for reading, key in (("others", "global"), ("mixture", "global_mixture")):
+        for r in (1.0, chen.condition_root(omega, C, reading)):
+            for a in (r - 5e-4, r + 5e-4):
+                if a <= 0:
+                    continue
+                eta = a / chen.step_curvature(v)
+                _, _, f = _engine(sc, ft(eta, 1))
+                _, _, g = _engine(sc, lp_ft(eta, 1))
+                if abs(f[key] - g[key]) < 1e-12:
+                    continue  # a double root (omega = 1): a tie on both sides
+                assert (g[key] < f[key]) == chen.lp_ft_wins(a, omega, C, reading), (reading, r, a)
+                shifted = (a - 1.02) * (a - chen.condition_root(omega, C, reading)) > 0
+                if 1.0 < a < 1.02:
+                    assert shifted != (g[key] < f[key])
+
+
+@given(geometry=st.sampled_from(["private", "shared", "random"]), eps=st.floats(0.1, 1.5), shift=st.floats(0.0, 2.5),
+       p=instances, reading=st.sampled_from(["others", "mixture"]))
+def test_gap_in_primitive_parameters_matches_the_structural_form_and_plain_gd(geometry, eps, shift, p, reading):
+    sc = synthetic.combined_shift(p["m"] + p["C"] + p["extra"], p["m"], p["C"], 1.0, eps=eps, shift=shift,
+                                  geometry=geometry, rng=p["seed"])
+    t = sc.truth
+    args = (t["B_star"], t["V_com"], t["shifts"], eps, p["eta"])
+    q = chen.combined_gap_coeffs(*args, half=p["half"], reading=reading)
+    poly = chen.combined_gap_poly(*args, half=p["half"], reading=reading)
+    ex = chen.exact_gap_coeffs(*args, half=p["half"])
+    scale = max(1.0, float(np.abs(q).max()))
+    np.testing.assert_allclose(poly["q"], q, atol=1e-9 * scale)
+    np.testing.assert_allclose(ex[reading]["q"], q, atol=1e-9 * scale)
+    assert ex["residual"] < 1e-9 and poly["q"][2] >= 0 and poly["A"] > 0
+    f = 0.5 if p["half"] else 1.0
+    assert poly["q"][0] == pytest.approx(f * (poly["A"] * poly["s"] ** 2 - 2 * poly["B"] * poly["s"] - poly["D"]))
+    assert chen.theorem_4_5_holds(*args, half=p["half"], reading=reading) == chen.lambda_star(q)["holds_small_lambda"]
+
+
+def test_theorem_4_5_window_both_sides_against_the_engine():
+    """η at s_± (1 ± 1e-3)/c: the engine's global losses at a small λ fall on the side the window predicts."""
+    seen = 0
+    for seed in range(40):
+        sc = synthetic.combined_shift(9, 2, 3, 1.0, eps=0.6, shift=1.5, geometry="random", rng=seed)
+        t = sc.truth
+        for reading, key in (("others", "global"), ("mixture", "global_mixture")):
+            w = chen.theorem_4_5_step_window(t["B_star"], t["V_com"], t["shifts"], 0.6, reading=reading)
+            for s in (w["s_minus"], w["s_plus"]):
+                if s is None or s <= 0:
+                    continue
+                for eta in (s * (1 - 1e-3) / 2, s * (1 + 1e-3) / 2):
+                    small = synthetic.combined_shift(9, 2, 3, 1e-4, eps=0.6, shift=1.5, geometry="random", rng=seed)
+                    assert np.array_equal(small.truth["shifts"], t["shifts"])  # the same draws at a small λ
+                    _, _, f = _engine(small, ft(eta, 1))
+                    _, _, g = _engine(small, lp_ft(eta, 1))
+                    holds = chen.theorem_4_5_holds(t["B_star"], t["V_com"], t["shifts"], 0.6, eta, reading=reading)
+                    assert (g[key] <= f[key]) == holds, (seed, reading, s, eta)
+                    seen += 1
+    assert seen >= 40
+
+
+def test_private_shift_window_ends_at_aprime_one():
+    sc = synthetic.combined_shift(10, 2, 3, 1.0, eps=0.6, shift=1.2, geometry="private", rng=4)
+    t = sc.truth
+    v = float(t["V_com"] @ t["V_com"])
+    w = chen.theorem_4_5_step_window(t["B_star"], t["V_com"], t["shifts"], 0.6)
+    assert w["s_plus"] == pytest.approx(1 / ((1.2 ** 2 + 0.6 ** 2) * (1 + v)), rel=1e-10)
+    assert w["s_minus"] == pytest.approx(-w["s_plus"], rel=1e-10)
+
+
+def test_descent_filter_needs_every_client():
+    """Client 0's shift along its own feature makes one step overshoot past 2/β (its loss rises); client 1's does
+    not: 'every client descends' is false while 'some client descends' is true; the engine agrees."""
+    from paper_checks import chen2025 as C
+
+    Vc = np.array([0.8, -0.5])
+    sc0 = synthetic.combined_shift(8, 2, 2, 1.0, eps=0.3, shift=0.0, geometry="private", V_com=Vc, rng=2)
+    B = sc0.truth["B_star"]
+    shifts = np.stack([3.0 * B[2], np.zeros(8)])
+    v = float(sc0.truth["V_com"] @ sc0.truth["V_com"])
+    eta = 2.6 / (2 * (9.0 + 0.09) * (1 + v))  # a_0 = 2.6 > 2: client 0 ascends; a_1 ≈ 0.026: client 1 descends
+    ex = chen.exact_gap_coeffs(B, sc0.truth["V_com"], shifts, 0.3, eta)
+    assert not C._every_client_descends(ex["local0"], ex["start0"])
+    assert np.any(ex["local0"] < ex["start0"])
+    sc = synthetic.combined_shift(8, 2, 2, 1e-3, eps=0.3, shifts=shifts, V_com=Vc, rng=2)
+    assert np.array_equal(sc.truth["B_star"], B)
+    arch = two_layer(8, 4)
+    pG = two_layer_params(*synthetic.idealised_init(sc))
+    start = np.diag(cross_matrix(arch, ft(eta, 0)(arch, pG, sc.population).params, sc.population))
+    after = np.diag(cross_matrix(arch, ft(eta, 1)(arch, pG, sc.population).params, sc.population))
+    assert after[0] > start[0] and after[1] < start[1]
+
+
+def test_engine_descent_agrees_with_the_small_lambda_limit_on_drawn_instances():
+    from paper_checks import chen2025 as C
+
+    g = np.random.default_rng(3)
+    n = agree = 0
+    for x in C.THM45_SPACE.sample(g, 25):
+        p = C.THM45_SPACE.point(x)
+        ex = C._exact45(p)
+        ratio = ex["local0"] / ex["start0"]
+        if np.min(np.abs(ratio - 1)) < 1e-3:
+            continue  # a client on the edge of descent: λ = 1e-3 is not the limit there
+        n += 1
+        agree += C._engine_descends(p) == C._every_client_descends(ex["local0"], ex["start0"])
+    assert n >= 15 and agree == n
