@@ -341,8 +341,9 @@ def cmd_figures(args) -> int:
     names = figures.NAMES if args.only is None else [args.only]
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     bad = [f for f in formats if f not in figures.FORMATS]
-    if bad or not formats:
-        raise ValueError(f"--format must be a comma-separated subset of {','.join(figures.FORMATS)}, got {args.format!r}")
+    if bad or not formats or len(set(formats)) < len(formats):
+        raise ValueError(f"--format must be a comma-separated subset of {','.join(figures.FORMATS)}, each format once, "
+                         f"got {args.format!r}")
     existing = [f"{args.out}/{n}.{fmt}" for n in names for fmt in formats if os.path.exists(f"{args.out}/{n}.{fmt}")]
     if existing and not args.force:
         raise FileExistsError(f"{existing[0]} exists; pass --force to overwrite or choose another --out")
@@ -415,6 +416,9 @@ def cmd_real(args) -> int:
 def cmd_sweep(args) -> int:
     from .sweep import load, run_sweep
 
+    if args.scheduler is not None and args.backend != "dask":
+        raise ValueError(f"--scheduler {args.scheduler}: a Dask scheduler address needs --backend dask "
+                         f"(got --backend {args.backend})")
     spec = load(args.config)
     res = run_sweep(spec, args.out, backend=args.backend, scheduler=args.scheduler, n_jobs=args.jobs,
                     resume=args.resume, overwrite=args.force)

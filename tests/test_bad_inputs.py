@@ -382,6 +382,8 @@ CASES += [  # issue 26's audit
     (["sweep", "{tmp}/big-mem.json", "--jobs", "4", "--out", "{tmp}/s3"], ["--jobs 4", "GiB", "--jobs must be in [1, "]),
     (["sweep", "{tmp}/good.json", "--backend", "spark"], ["--backend", "'spark'", "dask"]),
     (["sweep", "{tmp}/good.json", "--res"], ["--res", "did you mean --resume"]),
+    (["sweep", "{tmp}/good.json", "--scheduler", "tcp://127.0.0.1:8786"], ["--scheduler", "needs --backend dask"]),
+    (["figures", "--format", "png,png"], ["--format", "'png,png'", "each format once"]),
     # the top level
     ([], ["COMMAND"]),
     (["bogus"], ["'bogus'", "simulate"]),
