@@ -81,14 +81,13 @@ def loss_rise(losses) -> np.ndarray:
 class Transform:
     """``lr``, optional: a declaration that ``update`` returns exactly ``lr · grads`` (one learning rate for
     every block, no mask), which lets :func:`run` fold ``lr`` into the gradient and update in place.
-    ``head_lr``, optional: a declaration that ``update`` returns zero for every block but the last (the head) and
-    ``head_lr · grads`` for the head, which lets :func:`run` train the head on the frozen features
-    (:func:`head_problem`)."""
+    ``head_only``: a declaration that ``update`` moves the last block (the head) alone, which lets :func:`run`
+    train the head on the frozen features (:func:`run_head_only`)."""
 
     init: Callable[[Params], Any]
     update: Callable[..., tuple[Params, Any]]
     lr: Any = None
-    head_lr: Any = None
+    head_only: bool = False
 
 
 def per_block(name: str, value, n_blocks: int) -> tuple:
@@ -135,8 +134,7 @@ def sgd(eta, masks=None) -> Transform:
     plain = not isinstance(eta, (tuple, list)) and (masks is None or masks is True)
     head = (isinstance(masks, (tuple, list)) and len(masks) > 1 and masks[-1] is True
             and all(m is False for m in masks[:-1]))
-    head_lr = (eta[-1] if isinstance(eta, (tuple, list)) else eta) if head else None
-    return Transform(init, update, lr=eta if plain else None, head_lr=head_lr)
+    return Transform(init, update, lr=eta if plain else None, head_only=head)
 
 
 @dataclass
@@ -258,7 +256,7 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
     if stop_on_rise is not None:
         stop_on_rise = Vd.nonnegative("stop_on_rise", stop_on_rise)
     params = arch.check_params(params)
-    if transform.head_lr is not None and steps > 0 and len(params) > 1:
+    if transform.head_only and steps > 0 and len(params) > 1:  # on the frozen features (run_head_only)
         traj = _run_head(arch, params, data, transform, steps, loss, half, record_params, stop_on_rise)
         if traj is not None:
             return traj
@@ -314,37 +312,64 @@ def run(arch, params: Params, data, transform: Transform, steps: int, *, loss: s
 
 
 def _run_head(arch, params, data, transform, steps, loss, half, record, stop_on_rise):
-    """:func:`run` of a head-only transform on the frozen features (:func:`head_problem`), bit for bit the full
-    model's run: the body comes back as the full run returns it (its values at the batch shape of the run),
-    the losses and the head are the linear model's. ``None`` where that does not apply, or where the run diverges
-    (the full model's run then reports it in its own terms)."""
-    head = head_problem(arch, params, data)
+    """:func:`run` of a transform that moves the head alone, on the frozen features (:func:`head_problem`): bit for
+    bit the full model's run. The transform sees the full model (zero gradients for the body, the body's
+    params); the body comes back as the full run leaves it. ``None`` where the features do not apply, or where
+    the run diverges (the full model's run then reports it in its own terms)."""
+    head = head_problem(arch, params, data, loss, half)
     if head is None:
         return None
-    transform.init(params)  # the transform's own checks (e.g. one mask per block)
-    lin, features = head
+    lin, features, body = head
+    zero = tuple(np.zeros(b.shape) for b in body)  # the body's gradients, as the masked step discards them
+
+    def update(grads, state, p, value, t):
+        step, state = transform.update(zero + tuple(grads), state, body + tuple(p), value, t)
+        return tuple(step[-1:]), state
+
     try:
-        tr = run(lin, params[-1:], features, sgd(transform.head_lr, (True,)), steps, loss=loss, half=half,
-                 record_params=record, stop_on_rise=stop_on_rise)
+        tr = run(lin, params[-1:], features, Transform(lambda p: transform.init(params), update), steps, loss=loss,
+                 half=half, record_params=record, stop_on_rise=stop_on_rise)
     except DivergenceError:
         return None
-    bs = tr.params[0].shape[:-2]
-    body = tuple(np.array(np.broadcast_to(p, bs + p.shape[-2:]), order="C") for p in params[:-1])  # as p - 0 makes it
     snaps = [params] + [body + s for s in tr.snapshots[1:]] if record else None
     return Trajectory(body + tr.params, tr.losses, snaps)
 
 
-def head_problem(arch, params: Params, data):
+def run_head_only(arch, params: Params, data, transform: Transform, steps: int, *, loss: str = "mse",
+                  half: bool = False, record_params: bool = False, stop_on_rise: float | None = None) -> Trajectory:
+    """:func:`run` of a transform that the caller knows moves only the head (e.g. a head-only ``sgd`` under a
+    wrapper such as loss flooding): on the frozen features where :func:`head_problem` allows it, else the full
+    run — the same numbers either way."""
+    steps = Vd.integer("steps", steps, min_value=0)
+    params = arch.check_params(params)
+    if steps > 0 and len(params) > 1:
+        traj = _run_head(arch, params, data, transform, steps, loss, half, record_params, stop_on_rise)
+        if traj is not None:
+            return traj
+    return run(arch, params, data, Transform(transform.init, transform.update, transform.lr), steps, loss=loss,
+               half=half, record_params=record_params, stop_on_rise=stop_on_rise)
+
+
+def head_problem(arch, params: Params, data, loss: str = "mse", half: bool = False):
     """GD on the head alone with the body frozen, as GD on a linear model over the frozen features:
-    ``(linear arch, Samples(features, Y, weights))``, or ``None`` where that is not the same computation.
+    ``(linear arch, Samples(features, Y, weights), body)``, or ``None`` where that would not be the same
+    computation.
 
     For a model with one hidden layer on ``Samples`` the full model's step forms the features ``X Bᵀ``, the
     prediction ``(X Bᵀ) V`` and the head's gradient ``(X Bᵀ)ᵀ ∂L/∂f`` with exactly the products the linear model
     makes on the features, so its run (with the same transform on the head) is bit for bit the full model's
-    head-only run — without forming ``X Bᵀ`` again and the body's gradient at every step."""
+    head-only run — without forming ``X Bᵀ`` again and the body's gradient at every step. ``body``: the body as
+    the full run holds it after its first step (``B − 0`` at the gradient's batch shape and layout). The full
+    run forms its first step's features from the body as given and every later one from that copy; a product
+    may round differently for another memory layout, so ``None`` unless the two agree bit for bit."""
     if not (isinstance(arch, DeepLinear) and len(arch.widths) == 1 and isinstance(data, Samples)):
         return None
-    return DeepLinear(arch.widths[0], (), arch.p), Samples(arch.features(params, data.X), data.Y, data.weights)
+    _, g = arch.value_and_grad(params, data, loss, half)
+    body = tuple(p - np.zeros_like(gb) for p, gb in zip(params[:-1], g[:-1]))
+    first, later = arch.features(params, data.X), arch.features(body + params[-1:], data.X)
+    if first.shape != later.shape or not np.array_equal(first.view(np.int64), later.view(np.int64)):
+        return None
+    return DeepLinear(arch.widths[0], (), arch.p), Samples(later, data.Y, data.weights), body
 
 
 def gradient_descent(arch, params: Params, data, eta, steps: int, *, masks=None, loss: str = "mse",
@@ -429,4 +454,4 @@ def gradient_flow(arch, params: Params, data, t_eval, *, masks=None, loss: str =
 
 
 __all__ = ["check_eta", "Transform", "Trajectory", "DivergenceError", "InstabilityError", "loss_rise", "RISE_TOL", "sgd",
-           "run", "head_problem", "gradient_descent", "gradient_flow", "stable_step", "per_block", "per_config", "batch_shape", "BLOCK_BYTES"]
+           "run", "run_head_only", "head_problem", "gradient_descent", "gradient_flow", "stable_step", "per_block", "per_config", "batch_shape", "BLOCK_BYTES"]

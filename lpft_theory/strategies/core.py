@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _validate as Vd
 from ..data import Samples
-from ..dynamics import Trajectory, check_eta, head_problem, sgd
+from ..dynamics import Trajectory, check_eta, run_head_only, sgd
 from ..models import DeepLinear
 from ..rng import as_generator
 from .base import Strategy, broadcast_clients, gd_fit, head_only, n_clients, run_wrapped, then
@@ -85,18 +85,10 @@ def lp(mode: str = "exact", *, eta=None, steps: int = 0, alpha: float = 1.0) -> 
 
     def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         start = broadcast_clients(arch.check_params(params_G), n_clients(data))
-        if mode == "steps":
-            head = head_problem(arch, start, data)
-            if head is not None:  # the same run on the frozen features (bit for bit; dynamics.head_problem)
-                lin, features = head
-                traj = run_wrapped(lin, start[-1:], features, sgd(eta[-1] if isinstance(eta, (tuple, list)) else eta,
-                                                                   (True,)), steps, loss=loss, half=half,
-                                   record=record, wrap=wrap)
-                body = start[:-1]
-                return Trajectory(body + traj.params, traj.losses,
-                                  [body + s for s in traj.snapshots] if record else None)
-            return run_wrapped(arch, start, data, sgd(eta, head_only(len(start))), steps, loss=loss, half=half,
-                               record=record, wrap=wrap)
+        if mode == "steps":  # on the frozen features where that is bit for bit the same (dynamics.run_head_only)
+            t = sgd(eta, head_only(len(start)))
+            return run_head_only(arch, start, data, t if wrap is None else wrap(t), steps, loss=loss, half=half,
+                                 record_params=record)
         target = exact_head(arch, start, data, loss)
         head = start[-1] + a * (target - start[-1])
         params = start[:-1] + (head,)

@@ -101,8 +101,8 @@ def residual(eta, steps: int, alpha: float = 0.99) -> Strategy:
     def fit(arch, params_G, data, *, loss="mse", half=False, rng=None, record=False, wrap=None):
         start = broadcast_clients(arch.check_params(params_G), n_clients(data))
         V_G = start[-1]
-        head = head_problem(arch, start, data)  # the head's run on the frozen features, bit for bit the same
-        model, train, params0 = (arch, data, start) if head is None else (*head, start[-1:])
+        head = head_problem(arch, start, data, loss, half)  # the head's run on the frozen features (bit for bit)
+        model, train, params0 = (arch, data, start) if head is None else (head[0], head[1], start[-1:])
 
         def update(grads, state, params, value, t):
             # params carry the summed head V_G + V_L, so grads are those of the (1 − α) term
@@ -115,8 +115,9 @@ def residual(eta, steps: int, alpha: float = 0.99) -> Strategy:
                            record=record, wrap=wrap)
         if head is None:
             return traj
-        body = start[:-1]
-        return Trajectory(body + traj.params, traj.losses, [body + s for s in traj.snapshots] if record else None)
+        body = head[2]  # as the full run leaves it
+        return Trajectory(body + traj.params, traj.losses,
+                          [start] + [body + s for s in traj.snapshots[1:]] if record else None)
 
     return Strategy(f"Residual[alpha={alpha:g}]", fit, "V_L ← V_L − η∇[α L(V_L) + (1−α) L(V_G + V_L)]")
 
