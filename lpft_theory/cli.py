@@ -95,7 +95,7 @@ def _choices() -> dict:
             "geometry": GEOMETRIES, "lp_mode": LP_MODES}
 
 
-def _typed(kind: type, name: str, allowed: str):
+def _typed(kind: type, allowed: str):
     """An argparse ``type`` that refuses a malformed number in one line naming the range (argparse adds the flag)."""
     def parse(text: str):
         try:
@@ -129,7 +129,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         else:
             allowed = _range(f.name).rstrip("; ").removeprefix("integer ")
             kind = type(default)
-            arg_type = _typed(kind, f.name, f" {allowed}" if allowed else "") if kind in (int, float) else kind
+            arg_type = _typed(kind, f" {allowed}" if allowed else "") if kind in (int, float) else kind
             g.add_argument(flag(f.name), type=arg_type, default=default,
                            help=f"{HELP[f.name]} ({_range(f.name)}default: %(default)s)")
 
@@ -500,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "built-in ones (paper_checks.plugin: compare, for_all, judged, custom)")
     c.add_argument("--json", metavar="PATH", help="also write the verdicts with all their evidence as JSON")
     c.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (as CI runs it)")
-    c.add_argument("--seed", type=_typed(int, "seed", " in [0, 2**63-1]"), default=0,
+    c.add_argument("--seed", type=_typed(int, " in [0, 2**63-1]"), default=0,
                    help="random seed (default: %(default)s)")
     c.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     c.set_defaults(func=cmd_check)
@@ -517,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="lpft-output/figures", metavar="DIR", help="output folder (default: %(default)s)")
     f.add_argument("--format", default="png", help="comma-separated formats from png,pdf,svg (default: %(default)s)")
     f.add_argument("--quick", action="store_true", help="small sizes and fewer seeds")
-    f.add_argument("--seed", type=_typed(int, "seed", " in [0, 2**63-1]"), default=0,
+    f.add_argument("--seed", type=_typed(int, " in [0, 2**63-1]"), default=0,
                    help="random seed (default: %(default)s)")
     f.add_argument("--force", action="store_true", help="overwrite existing figure files")
     f.set_defaults(func=cmd_figures)
@@ -536,13 +536,13 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--scenario", default="covariate", choices=DIGIT_SCENARIOS, help="client shift (default: %(default)s)")
     rl.add_argument("--model", default="mlp", choices=("mlp", "cnn"), help="model (default: %(default)s)")
     rl.add_argument("--quick", action="store_true", help="3 seeds, 5 clients, a small grid (about 20 s)")
-    rl.add_argument("--seeds", type=_typed(int, "seeds", " in [2, 100]"), default=None,
+    rl.add_argument("--seeds", type=_typed(int, " in [2, 100]"), default=None,
                     help="number of seeds in [2, 100] (default: 5; 3 with --quick)")
-    rl.add_argument("--clients", type=_typed(int, "clients", " in [2, 100]"), default=None,
+    rl.add_argument("--clients", type=_typed(int, " in [2, 100]"), default=None,
                     help="number of clients in [2, 100] (default: 10; 5 with --quick)")
-    rl.add_argument("--max-rounds", type=_typed(int, "max_rounds", ""), default=None,
+    rl.add_argument("--max-rounds", type=_typed(int, ""), default=None,
                     help="most FedAvg rounds before the validation plateau (default: 300; 150 with --quick)")
-    rl.add_argument("--eta", type=_typed(float, "eta", f" in (0, {REAL_MAX:g}]"), default=None,
+    rl.add_argument("--eta", type=_typed(float, f" in (0, {REAL_MAX:g}]"), default=None,
                     help=f"the fixed recipe's step size in (0, {REAL_MAX:g}], added to the tuning grid (default: 0.2)")
     rl.add_argument("--json", metavar="PATH", help="also write every seed's results and the summary as JSON")
     rl.add_argument("--force", action="store_true", help="overwrite an existing --json file")
@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--backend", default="local", choices=["local", "dask"],
                     help="local = joblib worker processes, dask = Dask distributed, extra [dask] (default: %(default)s)")
     sw.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a LocalCluster on loopback)")
-    sw.add_argument("--jobs", type=_typed(int, "jobs", " in [1, 1024]"), default=2,
+    sw.add_argument("--jobs", type=_typed(int, " in [1, 1024]"), default=2,
                     help="local worker processes, 1 to 1024 (default: %(default)s)")
     sw.add_argument("--resume", action="store_true", help="continue (or rerun) the same sweep already in --out")
     sw.add_argument("--force", action="store_true",
@@ -573,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "lpft reproduce --out lpft-output --force      # replace an earlier run"))
     r.add_argument("--out", default="lpft-output", metavar="DIR", help="output folder (default: %(default)s)")
     r.add_argument("--quick", action="store_true", help="small sizes and fewer seeds (about a minute on 2 cores)")
-    r.add_argument("--seed", type=_typed(int, "seed", " in [0, 2**63-1]"), default=0,
+    r.add_argument("--seed", type=_typed(int, " in [0, 2**63-1]"), default=0,
                    help="random seed (default: %(default)s)")
     r.add_argument("--force", action="store_true", help="overwrite an existing report, checks.json and figures/ in --out")
     r.set_defaults(func=cmd_reproduce)
