@@ -83,7 +83,7 @@ def lemma_4_3(ctx, rows=chen.lemma_4_3_rows) -> Verdict:
         preds = [rows(B0, V0, i, p["m"], p["lam"], eta, half) for i in range(p["C"])]
         return RTOL - max(float(np.abs(out[i] - q).max() / np.abs(q).max()) for i, q in enumerate(preds))
 
-    adv = _adversary(margin, THM44_SPACE, 40 if ctx.quick else 120, ctx.seed + 43, tol=0.0)
+    adv = _adversary(margin, THM44_SPACE, 60 if ctx.quick else 300, ctx.seed + 43, tol=0.0)
     status = bound_status(len(bad) + adv["broken"], len(errs) + 1)
     if adv["broken"] and not bad:
         where.append(f"paper_checks.chen2025.concept_instance({dict(adv['instance'], omega=0.0)!r}); one FT step "
@@ -317,7 +317,7 @@ def theorem_4_4(ctx, condition=chen.lp_ft_wins) -> Verdict:
     for p, reading in boundary:
         record(p, reading, "boundary")
     b_agree = agree - b_agree
-    budget = 80 if ctx.quick else 240
+    budget = 120 if ctx.quick else 600
     adv = {r: _adversary(_thm44_margin(condition, r), THM44_SPACE, budget, ctx.seed + 4) for r in chen.GLOBAL_READINGS}
     for r, a in adv.items():
         total += 1
@@ -534,7 +534,7 @@ def _condition_check(ctx, condition, descends) -> dict:
         b_fail += not ok
         if not ok and first_fail is None:
             first_fail = {"call": _combined_call(p), "found_by": "boundary", "reading": reading, "margin": m}
-    budget = 80 if ctx.quick else 240
+    budget = 100 if ctx.quick else 500
     adv, stated = {}, {}
     for reading in chen.GLOBAL_READINGS:
         adv[reading] = _adversary(_q0_margin(condition, reading, descends=descends), THM45_SPACE, budget,
@@ -706,7 +706,7 @@ def _rule_check_cached(seed: int, quick: bool, rule) -> dict:
     from . import Context
     ctx = Context(quick, seed)
     res = _check_rule(ctx, rule, _rule_points)
-    adv = {f"lambda* rule, {r}": _adversary(_rule_margin(rule, r), LAMBDA_SPACE, 60 if quick else 160, seed + 46)
+    adv = {f"lambda* rule, {r}": _adversary(_rule_margin(rule, r), LAMBDA_SPACE, 80 if quick else 400, seed + 46)
            for r in chen.GLOBAL_READINGS}
     broken = [a for a in adv.values() if a["broken"]]
     fail = res["first_fail"] or ({"call": _combined_call(broken[0]["instance"]), "found_by": "adversary",
@@ -880,7 +880,7 @@ def gap_quadratic(ctx, poly=chen.combined_gap_poly) -> Verdict:
     g = np.random.default_rng(ctx.seed + 47)
     drawn = [LAMBDA_SPACE.point(x) for x in LAMBDA_SPACE.sample(g, 30 if ctx.quick else 100)]
     margins = [margin(p) for p in drawn]
-    adv = _adversary(margin, LAMBDA_SPACE, 60 if ctx.quick else 200, ctx.seed + 48, tol=0.0)
+    adv = _adversary(margin, LAMBDA_SPACE, 80 if ctx.quick else 400, ctx.seed + 48, tol=0.0)
     bad = [p for p, m in zip(drawn, margins) if m < 0] + ([adv["instance"]] if adv["broken"] else [])
     resid = max(_exact45({k: v for k, v in p.items() if k != "lam_pos"})["residual"] for p in drawn[:10])
     return Verdict(
@@ -1011,8 +1011,8 @@ def frontier_gd(ctx, frontier=chen.pareto_frontier) -> Verdict:
     violation); attained by one FT step with a <= 1. Methods outside the scope are searched too, and reported."""
     bf = _engine_brute_force(ctx, frontier)
     tol = 1e-7  # G* depends on √ℓ: round-off of 1e-17 in ℓ ≈ 0 moves it by ~1e-8
-    adv = _adversary(_frontier_margin(frontier, False), IN_SCOPE_SPACE, 120 if ctx.quick else 300, ctx.seed + 7, tol=tol)
-    out = _adversary(_frontier_margin(frontier, True), OUT_SCOPE_SPACE, 60 if ctx.quick else 150, ctx.seed + 8, tol=tol)
+    adv = _adversary(_frontier_margin(frontier, False), IN_SCOPE_SPACE, 150 if ctx.quick else 800, ctx.seed + 7, tol=tol)
+    out = _adversary(_frontier_margin(frontier, True), OUT_SCOPE_SPACE, 80 if ctx.quick else 300, ctx.seed + 8, tol=tol)
     violations = bf["violations"] + adv["broken"] + (not bf["attained"])
     cx = {}
     if adv["broken"]:
@@ -1057,7 +1057,7 @@ def frontier_any_method(ctx, frontier=chen.frontier_any) -> Verdict:
                    L["global_mixture"] - frontier(L["local"], ws, 0, half, "mixture")) / (f * p["lam"] ** 2)
 
     tol = 1e-7
-    adv = _adversary(margin, space, 100 if ctx.quick else 300, ctx.seed + 9, tol=tol)
+    adv = _adversary(margin, space, 120 if ctx.quick else 600, ctx.seed + 9, tol=tol)
     g = np.random.default_rng(ctx.seed + 10)
     closed_err, attained, below = 0.0, 0.0, []
     for x in space.sample(g, 10 if ctx.quick else 40):
@@ -1111,7 +1111,7 @@ def ft_step_frontier(ctx, frontier=chen.pareto_frontier, excess=chen.ft_frontier
     base = _concept_instances(ctx)
     pts = base + [{**p, "a": a} for p in base[:6] for a in _around([1.0, 2.0], 0.0, A_MAX)]
     ms = [margin(p) for p in pts]
-    adv = _adversary(margin, THM44_SPACE, 80 if ctx.quick else 200, ctx.seed + 11, tol=0.0)
+    adv = _adversary(margin, THM44_SPACE, 100 if ctx.quick else 500, ctx.seed + 11, tol=0.0)
     bad = [p for p, m in zip(pts, ms) if m < 0] + ([adv["instance"]] if adv["broken"] else [])
     return Verdict(
         "chen-ft-step-frontier", "One FT step: on the frontier for a <= 1, 4 lam^2 (a-1)(1-omega) above it for a > 1",
@@ -1129,7 +1129,9 @@ MATCHED_DELTA_NOTE = "delta = 1e-3 lam^2 (losses divided by lam^2)"
 
 
 def _etas(v: float, half: bool, n: int) -> np.ndarray:
-    return np.linspace(0.02, 2.2, n) / chen.step_curvature(v, half)
+    """Steps a = ηβ from 1e-6 (log-spaced up to 0.02: the undershooting root of a local loss near λ²) to 2.2."""
+    a = np.unique(np.concatenate([np.geomspace(1e-6, 0.02, max(n // 4, 2)), np.linspace(0.02, 2.2, n)]))
+    return a / chen.step_curvature(v, half)
 
 
 def _lpft_configs(quick: bool) -> list:
@@ -1193,7 +1195,7 @@ def matched_local(ctx, matched=chen.matched_global_exact) -> Verdict:
             return np.inf
         return delta - (f1 - glob) / ((0.5 if half else 1.0) * p["lam"] ** 2)
 
-    adv = _adversary(margin, MATCHED_SPACE, 40 if ctx.quick else 120, ctx.seed + 13, tol=0.0)
+    adv = _adversary(margin, MATCHED_SPACE, 60 if ctx.quick else 300, ctx.seed + 13, tol=0.0)
     if adv["broken"]:
         effects["adversary's LP-FT run"] = {"mean": delta - adv["worst_margin"], "lo": delta - adv["worst_margin"],
                                             "hi": delta - adv["worst_margin"], "n": 2, "se": 0.0, "df": 1}
@@ -1204,7 +1206,7 @@ def matched_local(ctx, matched=chen.matched_global_exact) -> Verdict:
                    "loss, over lam^2; exact (no sampling error: the effect is the extreme over instances, se = 0)",
          "effects_by_level": effects, "decision_tests": j.tests, "cases": cases, "adversary": adv,
          "lpft_runs": "LP a fraction alpha of the way (or 1-3 head-only steps), then T in {1, 2, 5} FT steps; eta over "
-                      "(0.02, 2.2)/beta, the exact roots in eta of local(eta) = l (Brent)",
+                      "(1e-6, 2.2)/beta, the exact roots in eta of local(eta) = l (Brent)",
          "scope": "concept shift, exact population losses, idealised start; " + MATCHED_DELTA_NOTE},
         sides=j.sides if j.status == "mixed" else {}, decided_by=j.reason,
         counterexample={"call": f"reduced run {adv['instance']!r}", "advantage_per_lam2": delta - adv["worst_margin"]}
@@ -1236,7 +1238,7 @@ def ft_descent_frontier_gap(ctx, bound: float = 0.003, matched=chen.matched_glob
     ells0 = np.array([0.05, 0.1, 0.2, 0.4])
     ref = {f"T={T}": _rounded(excess(v0, 1.0, 0.0, 5, T, ells0)) for T in (5, 20)}
     ref_max = max(x for r in ref.values() for x in r if x is not None)
-    adv = _adversary(margin, space, 30 if ctx.quick else 80, ctx.seed + 14, tol=0.0)
+    adv = _adversary(margin, space, 30 if ctx.quick else 150, ctx.seed + 14, tol=0.0)
     violations = int(ref_max > bound) + int(adv["broken"])
     p = adv["instance"]
     return Verdict(
@@ -1252,7 +1254,7 @@ def ft_descent_frontier_gap(ctx, bound: float = 0.003, matched=chen.matched_glob
         counterexample={"instance": p, "relative_excess": bound - adv["worst_margin"],
                         "call": f"chen.matched_global_exact(10**{p['log10_v']!r}, {p['lam']!r}, {p['C']}, "
                                 f"[{p['ell_frac']!r} * {p['lam']!r}**2 * (1 - {p['omega']!r})**2], {p['T']}, "
-                                "np.linspace(0.02, 2.2, 30) / chen.step_curvature(v), "
+                                f"paper_checks.chen2025._etas(10**{p['log10_v']!r}, False, 30), "
                                 f"omega={p['omega']!r}, descent_only=True)"} if violations else {},
         notes="The sentence was measured on one instance; over the instance space the excess is larger (the "
               "evidence gives the largest found and where).")
