@@ -9,7 +9,8 @@ times, so a burst of load on a shared machine hits every tree alike; ratios are 
 and the median of per-repeat ratios. With ``--check`` every tree's numbers are compared with the first tree's
 (exact, or the largest relative difference).
 
-Usage: ``python benchmarks/studies_time.py OLD_TREE NEW_TREE [--repeats 3] [--quick/--full] [--json PATH]``,
+Usage: ``python benchmarks/studies_time.py OLD_TREE NEW_TREE [--repeats 3] [--full] [--check] [--work flows]
+[--json PATH]`` (``--work flows``: Kumar et al.'s checks and figures instead, the package's gradient flows),
 e.g. an old commit unpacked with ``git archive <commit> | tar -x -C /tmp/old``.
 """
 from __future__ import annotations
@@ -49,11 +50,29 @@ if out:
 """
 
 
-def run_tree(tree: str, quick: bool, out: str | None) -> dict:
+# --work flows: the gradient flows of Kumar et al.'s checks and figures (dynamics.gradient_flow)
+FLOWS = r"""
+import pickle, time
+import figures, paper_checks
+from paper_checks import kumar2022
+quick, out = {quick}, {out!r}
+t0 = time.process_time()
+res = {{fn.claim_id: paper_checks.run_one(fn, paper_checks.Context(quick, 0)).to_dict() for fn in kumar2022.CHECKS}}
+for name in ("kumar_bound", "kumar_toy"):
+    res["figure " + name] = figures.module(name).compute(quick=quick, seed=0)
+print(f"{{time.process_time() - t0:.2f}}")
+if out:
+    with open(out, "wb") as fh:
+        pickle.dump(res, fh)
+"""
+WORK = {"studies": CHILD, "flows": FLOWS}
+
+
+def run_tree(tree: str, quick: bool, out: str | None, work: str = "studies") -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": tree}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD.format(quick=quick, out=out)], cwd=tree, env=env,
+    p = subprocess.run([sys.executable, "-c", WORK[work].format(quick=quick, out=out)], cwd=tree, env=env,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -98,6 +117,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--full", action="store_true", help="the full (not quick) studies")
     ap.add_argument("--check", action="store_true", help="compare every tree's numbers with the first tree's")
+    ap.add_argument("--work", choices=sorted(WORK), default="studies",
+                    help="studies: the synthetic studies; flows: Kumar et al.'s checks and figures (gradient flows)")
     ap.add_argument("--json")
     a = ap.parse_args()
     trees = [os.path.abspath(t) for t in a.trees]
@@ -106,7 +127,7 @@ def main():
         for i in range(len(trees)):
             t = trees[(i + r) % len(trees)]
             out = f"/tmp/studies_time_{os.getpid()}_{trees.index(t)}.pkl" if a.check and r == 0 else None
-            runs[t].append(run_tree(t, not a.full, out))
+            runs[t].append(run_tree(t, not a.full, out, a.work))
             print(f"repeat {r}: {t}: CPU {runs[t][-1]['cpu_s']:.1f} s (studies {runs[t][-1]['studies_cpu_s']:.1f} s), "
                   f"load {runs[t][-1]['load']:.1f}", flush=True)
     base = trees[0]
@@ -136,7 +157,7 @@ def main():
         from _timing import environment
 
         with open(a.json, "w") as fh:
-            json.dump({"environment": environment(), "quick": not a.full, "trees": summary}, fh, indent=2)
+            json.dump({"environment": environment(), "work": a.work, "quick": not a.full, "trees": summary}, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -153,54 +153,65 @@ def _setting(scenario: str, seed: int, global_protocol: Protocol) -> _Setting:
 _setting.cache_clear = _SETTINGS.clear
 
 
-def _runs(sts: list, proto: Protocol, name: str, knob, lrs: np.ndarray, steps: tuple) -> list:
-    """Params and stability of ``name`` at every ``(lr, T)``, one dict per seed of ``sts`` (one scenario):
-    ``{(lr, T): (params, n_unstable, max_rise)}``, keys in the order of the per-seed loop this replaces.
+#: methods whose knob may differ per client (one batched call for the whole knob grid)
+KNOB_PER_CLIENT = ("Proximal", "Sparse")
+
+
+def _runs(sts: list, proto: Protocol, name: str, knobs: tuple, lrs: np.ndarray, steps: tuple) -> list:
+    """Params and stability of ``name`` at every knob and ``(lr, T)``, per seed of ``sts`` (one scenario) a list
+    with one dict per knob: ``{(lr, T): (params, n_unstable, max_rise)}``, keys in the order of the per-seed loop
+    this replaces.
 
     The seeds and the step-size grid run as one batched call (seeds × step sizes × clients on the client
     axis, each client starting from its own seed's global model; methods that draw keep one random stream per
-    seed and step size, :func:`lpft_theory.strategies.base.rng_groups`). LSS takes one scalar step size per call
-    (one batch of all seeds per step size). Methods whose ``T``-step run passes through their shorter runs
-    (and LP-FT's recipe, after its exact LP) use one recorded run for every ``T``. Soup and LSS return only
-    their final loss, so their stability is not measured (reported as 0 unstable clients).
+    seed and step size, :func:`lpft_theory.strategies.base.rng_groups`); so does the knob grid of methods whose
+    knob may differ per client (:data:`KNOB_PER_CLIENT`). LSS takes one scalar step size per call (one batch of
+    all seeds per step size). Methods whose ``T``-step run passes through their shorter runs (and LP-FT's
+    recipe, after its exact LP) use one recorded run for every ``T``. Soup and LSS return only their final
+    loss, so their stability is not measured (reported as 0 unstable clients).
     """
     S, C, arch, loss = len(sts), sts[0].C, sts[0].arch, sts[0].loss
-    by_lr = name != "LSS"
-    calls = [lrs] if by_lr else [np.array([lr]) for lr in lrs]
+    calls = [lrs] if name != "LSS" else [np.array([lr]) for lr in lrs]
     order = [(float(lr), T) for lr_group in ([lrs] if name not in ("LSS", "Soup") else [[lr] for lr in lrs])
              for T in steps for lr in lr_group]  # the order of the per-seed loop's rows
-    found = [{} for _ in sts]
+    knob_groups = [tuple(knobs)] if name in KNOB_PER_CLIENT and len(knobs) > 1 else [(k,) for k in knobs]
+    found = [[{} for _ in knobs] for _ in sts]
     prefix = name in PREFIX_CONSISTENT or (proto.budget == "recipe" and name in ("LP-FT", "LP-FT (eta/10)")
                                            and loss == "mse")
-    for lr_group in calls:
-        G = len(lr_group)
-        eta = float(lr_group[0]) if name == "LSS" else np.tile(np.repeat(lr_group, C), S)
-        data = concat_clients([st.train[np.tile(np.arange(C), G)] for st in sts])
-        start = _stacked([st.pG for st in sts], G * C)
-        rng = [st.seed for st in sts for _ in range(G)]  # one stream per seed and step size, as the loop had
-        if name == "LP (exact)":
-            traj = method(name, eta, 0, loss=loss)(arch, start, data, loss=loss)
-            runs = {T: (traj.params, traj.losses) for T in steps}
-        elif prefix:
-            off = 0 if name in PREFIX_CONSISTENT else 1  # LP-FT's recipe: snapshot 1 is the exact-LP model
-            traj = method(name, eta, max(steps), knob, proto.budget, loss)(arch, start, data, loss=loss, rng=rng,
-                                                                           record=True)
-            runs = {T: (traj.snapshots[T + off], traj.losses[:T + off + 1]) for T in steps}
-        else:
-            runs = {}
-            for T in steps:
-                traj = method(name, eta, T, knob, proto.budget, loss)(arch, start, data, loss=loss, rng=rng)
-                runs[T] = (traj.params, traj.losses)
-        for T, (params, losses) in runs.items():
-            unstable = rose(losses, proto.rise_tol)
-            L = np.asarray(losses, float)
-            rise = np.diff(L, axis=0).max(axis=0) / np.maximum(np.abs(L[0]), 1e-300) if len(L) > 1 else np.zeros(L.shape[1:])
-            for i in range(S):
-                for g, lr in enumerate(lr_group):
-                    sl = slice((i * G + g) * C, (i * G + g + 1) * C)
-                    found[i][(float(lr), T)] = (_group(params, C, i * G + g), int(np.sum(unstable[sl])),
-                                                float(np.max(rise[sl], initial=0.0)))
-    return [{key: f[key] for key in order} for f in found]
+    for k0, kg in zip(np.cumsum([0] + [len(g) for g in knob_groups]), knob_groups):
+        for lr_group in calls:
+            n_lr = len(lr_group)
+            G = len(kg) * n_lr  # groups of C clients per seed: knob-major, then step size
+            eta = float(lr_group[0]) if name == "LSS" else np.tile(np.repeat(lr_group, C), len(kg) * S)
+            knob = kg[0] if len(kg) == 1 else np.tile(np.repeat(np.asarray(kg, float), n_lr * C), S)
+            data = concat_clients([st.train[np.tile(np.arange(C), G)] for st in sts])
+            start = _stacked([st.pG for st in sts], G * C)
+            rng = [st.seed for st in sts for _ in range(G)]  # one stream per seed, knob and step size, as the loop had
+            if name == "LP (exact)":
+                traj = method(name, eta, 0, loss=loss)(arch, start, data, loss=loss)
+                runs = {T: (traj.params, traj.losses) for T in steps}
+            elif prefix:
+                off = 0 if name in PREFIX_CONSISTENT else 1  # LP-FT's recipe: snapshot 1 is the exact-LP model
+                traj = method(name, eta, max(steps), knob, proto.budget, loss)(arch, start, data, loss=loss, rng=rng,
+                                                                               record=True)
+                runs = {T: (traj.snapshots[T + off], traj.losses[:T + off + 1]) for T in steps}
+            else:
+                runs = {}
+                for T in steps:
+                    traj = method(name, eta, T, knob, proto.budget, loss)(arch, start, data, loss=loss, rng=rng)
+                    runs[T] = (traj.params, traj.losses)
+            for T, (params, losses) in runs.items():
+                unstable = rose(losses, proto.rise_tol)
+                L = np.asarray(losses, float)
+                rise = np.diff(L, axis=0).max(axis=0) / np.maximum(np.abs(L[0]), 1e-300) if len(L) > 1 else np.zeros(L.shape[1:])
+                for i in range(S):
+                    for j in range(len(kg)):
+                        for g, lr in enumerate(lr_group):
+                            grp = i * G + j * n_lr + g
+                            sl = slice(grp * C, (grp + 1) * C)
+                            found[i][k0 + j][(float(lr), T)] = (_group(params, C, grp), int(np.sum(unstable[sl])),
+                                                                float(np.max(rise[sl], initial=0.0)))
+    return [[{key: f[key] for key in order} for f in per_knob] for per_knob in found]
 
 
 def _compare_seeds(sts: list, proto: Protocol, methods: tuple) -> list:
@@ -216,8 +227,9 @@ def _compare_seeds(sts: list, proto: Protocol, methods: tuple) -> list:
                     "grid": [], "_base": base})
     for name in methods:
         runs = [{} for _ in sts]
-        for knob in proto.knobs(name):
-            for st, o, rs, found in zip(sts, out, runs, _runs(sts, proto, name, knob, lrs, proto.steps)):
+        knobs = proto.knobs(name)
+        for st, o, rs, per_knob in zip(sts, out, runs, _runs(sts, proto, name, knobs, lrs, proto.steps)):
+            for knob, found in zip(knobs, per_knob):
                 for (lr, T), r in found.items():
                     V = st.val_matrix(r[0])
                     o["grid"].append({"method": name, "lr": lr, "steps": T, "knob": knob, "unstable": r[1],

@@ -25,7 +25,7 @@ from lpft_theory.models import DeepLinear
 from lpft_theory.protocol import FIXED, Protocol, global_model, global_models, rose, select
 from lpft_theory.recipes import CONTROLS, PREFIX_CONSISTENT, TABLE2, method
 from lpft_theory.rng import spawn
-from lpft_theory.strategies import flooded, ft, lp, lp_ft, lss, residual, soup, split_ft
+from lpft_theory.strategies import flooded, ft, lp, lp_ft, lss, proximal_ft, residual, soup, sparse_ft, split_ft
 from lpft_theory.strategies.base import broadcast_clients, head_only, run_wrapped
 
 RTOL = 1e-12
@@ -278,6 +278,23 @@ def masked(eta, masks):
     """``sgd(eta, masks)`` without its head-only declaration: the full model's masked run, as before."""
     t = sgd(eta, masks)
     return Transform(t.init, t.update)
+
+
+@pytest.mark.parametrize("make, knobs", [(proximal_ft, (0.1, 1.0, 0.0)), (sparse_ft, (0.5, 0.9, 0.25))],
+                         ids=["proximal", "sparse"])
+def test_knob_per_client(make, knobs):
+    """Proximal's mu and Sparse's masked fraction per client: the knob grid in one run equals one run per knob."""
+    sc = synthetic.combined_shift(12, 2, 3, 1.0, eps=0.5, shift=1.0, geometry="random", rng=1)
+    arch = DeepLinear(12, (5,))
+    pG = arch.init(2, scale=0.5)
+    together = make(0.05, 6, np.repeat(knobs, 3))(arch, pG, sc.population[np.tile(np.arange(3), 3)], record=True)
+    for i, k in enumerate(knobs):
+        alone = make(0.05, 6, k)(arch, pG, sc.population, record=True)
+        for x, y in zip(alone.params, together.params):
+            np.testing.assert_array_equal(x, y[3 * i:3 * (i + 1)])
+        np.testing.assert_array_equal(alone.losses, together.losses[:, 3 * i:3 * (i + 1)])
+    with pytest.raises(ValueError, match="must be in"):
+        make(0.05, 6, np.array([0.5, -1.0, 0.5]))
 
 
 def test_head_only_runs_on_frozen_features_are_the_masked_runs(label_data):
