@@ -612,7 +612,7 @@ def _check_rule(ctx, rule, lam_points) -> dict:
             row = {"reading": reading, "agree": [], "point_descent": []}
             rows.append(row)
             lam_small = 0.5 * min([x for x in (r_true["lambda_star"], r_true["lambda_star2"]) if x] + [1.0])
-            for lam in lam_points(r_true, lam_small):
+            for lam in lam_points(r_true, lam_small, r):
                 f, g, key = _combined_sim(p, lam, reading)
                 # the structural closed form at this λ (q extrapolated to λ ~ 10³ would lose digits to round-off)
                 cf = chen.combined_one_step(t["B_star"], t["V_com"], t["shifts"], p["eps"], lam, p["eta"], reading=reading)
@@ -688,9 +688,12 @@ def theorem_4_5(ctx, condition=chen.theorem_4_5_holds, rule=chen.lambda_star) ->
         counterexample=cond["first_fail"] or res["first_fail"] or cond["as_stated_counterexample"] or {})
 
 
-def _rule_points(r, lam_small) -> list:
-    """A small λ; 0.9 and 1.1 λ*; inside (λ*, λ**); 1.1 and 3 λ** (beyond the last root if q_0 < 0)."""
-    pts = [lam_small]
+def _rule_points(r, lam_small, r_rule=None) -> list:
+    """A small λ; 0.9 and 1.1 λ*; inside (λ*, λ**); 1.1 and 3 λ** (beyond the last root if q_0 < 0); and 5e-4
+    (relative) on each side of every finite root, the true one (``r``) and the rule's under test (``r_rule``)."""
+    roots = [x for rr in (r, r_rule or r) for x in (rr["lambda_star"], rr["lambda_star2"])
+             if x is not None and 0 < x < np.inf]
+    pts = [lam_small] + _around(sorted(set(roots)), 0.0, np.inf)
     if r["holds_small_lambda"] and np.isfinite(r["lambda_star"]):
         pts += [0.9 * r["lambda_star"], 1.1 * r["lambda_star"]]
         pts.append(1.5 * r["lambda_star"] if r["lambda_star2"] is None else 0.5 * (r["lambda_star"] + r["lambda_star2"]))
@@ -715,7 +718,8 @@ def _rule_check_cached(seed: int, quick: bool, rule) -> dict:
     return {**res, "sim_agree": res["agree"], "sim_total": res["total"], "agree": res["agree"] + len(adv) - len(broken),
             "total": res["total"] + len(adv), "adversary": adv, "first_fail": fail,
             "simulated_at": "both readings: a small lambda, 0.9/1.1 lambda*, inside (lambda*, lambda**), 1.1 and 3 "
-                            "lambda** (beyond the last root if q_0 < 0)"}
+                            "lambda** (beyond the last root if q_0 < 0), and 5e-4 (relative) on each side of every "
+                            "root, the true one and the rule's"}
 
 
 @lru_cache(maxsize=4)  # independent of the condition under test: shared with the mutation tests
