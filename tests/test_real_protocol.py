@@ -146,6 +146,17 @@ def test_matched_level_comparison_has_a_tolerance():
     assert sel["least_unstable"] == {"FT": 1} and bad[sel["FT"]]["T"] == 10
 
 
+def test_at_level_interpolates_and_reads_the_global_model_when_it_is_at_the_level():
+    base = {"local": 0.5, "global": 0.8, "val_local": 0.5}
+    pts = [{"method": "FT", "knob": {}, "eta": 0.1, "T": T, "val_local": v, "local": v, "global": g, "n_unstable": 0}
+           for T, v, g in ((5, 0.7, 0.6), (10, 0.9, 0.4))]
+    r = X.at_level(pts, "FT", 0.8, base)
+    assert r["global"] == pytest.approx(0.5) and r["local"] == pytest.approx(0.8) and r["trajectories"] == 1
+    # personalization that never raises own-validation Local: a level at or below the global model's reads it
+    assert X.at_level(pts, "FT", 0.5 - 1e-12, base)["global"] == 0.8
+    assert np.isnan(X.at_level(pts, "FT", 0.95, base)["global"])  # never reached: no reading, said as such
+
+
 def test_selection_reads_only_own_validation_data(tiny):
     """Changing every test number and every other client's data leaves every choice unchanged: select() reads
     only the method, knob, step size, T, own-validation Local and stability of each point."""

@@ -580,6 +580,8 @@ def at_level(points: list, method: str, level: float, base: dict, keys=("local",
     for p in points:
         if p["method"] == method:
             trajs.setdefault((tuple(sorted(p["knob"].items())), p["eta"]), []).append(p)
+    if base["val_local"] >= level - TOL:  # the global model (T = 0, every trajectory's start) is at the level
+        return {**{k: float(base[k]) for k in keys}, "trajectories": len(trajs), "of": len(trajs)}
     reads = []
     for pts in trajs.values():
         prev = base
