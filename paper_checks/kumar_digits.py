@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lpft_theory.stats import mean_ci, paired_difference
 
-from .chen2025_real import judge_sides, status_of  # noqa: F401  (status_of: the same side rule)
+from .chen2025_real import judge_sides
 from .claims import primary_of
 from .verdict import Verdict, claim
 

@@ -42,7 +42,7 @@ over seeds, clients and grid points (:mod:`lpft_theory.empirical.batched`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -54,7 +54,7 @@ from ..dynamics import Transform, loss_rise
 from ..metrics import average_columns
 from ..rng import spawn
 from ..stats import mean_ci
-from ..strategies import ft, lp, lp_ft, lss, proximal_ft, soup, sparse_ft
+from ..strategies import ft, lp_ft, lss, proximal_ft, soup, sparse_ft
 from ..strategies.base import Strategy, gd_fit
 from ..strategies.regularized import proximal
 from . import batched as B
@@ -315,7 +315,7 @@ class Bank:
         dev = cfg.device
         self.train = B.Data.of(_pad_stack([d.train for d in preps]), self.p, dev)
         self.val = B.Data.of(_pad_stack([d.val for d in preps]), self.p, dev)
-        E, owner, nE = [], [], max(int(d.test.weights.sum()) for d in preps)
+        E, nE = [], max(int(d.test.weights.sum()) for d in preps)
         for d in preps:
             keep = d.test.weights > 0
             x, y = d.test.X[keep], d.test.Y[keep]
@@ -668,7 +668,7 @@ def _cross_one(cfg, arch, bank, P, s: int):
 def _attribution(cfg, arch, pG, bank, chosen_params: dict, ev_base) -> dict:
     """Head / feature / interaction parts of the Global change (:mod:`lpft_theory.attribution`) of every chosen
     model: the two hybrids of each, evaluated in one batched call. Returns key → parts ``(S,)``."""
-    S, C = bank.S, bank.C
+    C = bank.C
     G = _on_rows(pG, C)
     keys = list(chosen_params)
     hyb = []

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from .. import _validate as Vd
