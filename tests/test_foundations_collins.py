@@ -55,7 +55,7 @@ def test_multitask_rejects_bad_input():
 def test_local_steps_check_and_its_mutants():
     ctx = Context(quick=True, seed=0)
     v = C.local_steps_check(ctx)
-    assert v.status == "confirmed-under-condition", v.evidence
+    assert v.status == "holds-under-condition", v.evidence
     # a wrong condition (local steps alone, no task diversity) must stop it confirming
     assert C.local_steps_check(ctx, condition=lambda tau, rank, k: tau >= 2).status == "refuted"
     # a wrong rate constant (τ² instead of S_τ) must fail the closed-form part

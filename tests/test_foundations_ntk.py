@@ -48,7 +48,7 @@ def test_one_step_check_and_normalisation_mutant():
 
 def test_head_scaling_and_mutant():
     v = T.head_scaling(Context())
-    assert v.status == "confirmed-under-condition" and v.evidence["agree"] == v.evidence["instances"]
+    assert v.status == "holds-under-condition" and v.evidence["agree"] == v.evidence["instances"]
     fixed = [r for r in v.evidence["slopes"] if r["f0_fixed"]]
     assert all(abs(r["feature_slope"] - 1) < 1e-9 and abs(r["logit_slope"] - 2) < 1e-9 for r in fixed)
     assert T.head_scaling_check(Context(), predicted=(1.0, 1.0)).status == "refuted"

@@ -15,7 +15,7 @@ from paper_checks import kumar2022 as KU
 from paper_checks.verdict import HOLDS_UNDER_CONDITION
 
 CTX = Context(quick=True, seed=0)
-CONFIRMING = ("confirmed", "confirmed-under-condition")
+CONFIRMING = ("confirmed", "holds-under-condition")
 
 
 def _final(fn, **kw):
@@ -27,7 +27,7 @@ def _final(fn, **kw):
 DERIVED = "holds-under-derived-condition"
 
 
-def test_lemma_4_3_with_a_wrong_step_size_is_refuted():
+def test_chen_lemma_4_3_with_a_wrong_step_size_is_refuted():
     assert _final(C.lemma_4_3).status == "confirmed"
     wrong = lambda B0, V0, i, m, lam, eta, half=False: chen.lemma_4_3_rows(B0, V0, i, m, lam, 1.5 * eta, half)  # noqa: E731
     v = C.lemma_4_3(CTX, rows=wrong)
@@ -42,14 +42,14 @@ def test_lemma_4_3_with_a_wrong_step_size_is_refuted():
     lambda a, omega, n, reading: (a - 1.0) * (a - chen.condition_root(omega, n, reading) - 0.02) > 0,  # r -> r + 0.02
     lambda a, omega, n, reading: True,                                     # the theorem as stated
 ], ids=["a>0.5", "negated", "others-for-mixture", "a-1.02", "r+0.02", "as-stated"])
-def test_theorem_4_4_with_a_wrong_condition_is_refuted(wrong):
+def test_chen_theorem_4_4_with_a_wrong_condition_is_refuted(wrong):
     assert _final(C.theorem_4_4).status == DERIVED
     v = _final(C.theorem_4_4, condition=wrong)
     assert v.status == "refuted"
     assert "reading" in v.counterexample and "call" in v.counterexample
 
 
-def test_theorem_4_4_threshold_moved_by_0_02_is_caught_at_the_boundary_without_the_adversary():
+def test_chen_theorem_4_4_threshold_moved_by_0_02_is_caught_at_the_boundary_without_the_adversary():
     """Points 5e-4 from every boundary decide it alone: a in (1, 1.02) is predicted for FT while LP-FT wins."""
     wrong = lambda a, omega, n, reading: (a - 1.02) * (a - chen.condition_root(omega, n, reading)) > 0  # noqa: E731
     v = C.theorem_4_4(CTX, condition=wrong)
@@ -73,13 +73,13 @@ def _shifted_window(factor):
     lambda *a, reading="others", **k: chen.theorem_4_5_holds(*a, reading="others", **k),    # others for mixture
     lambda *a, **k: True,                                                                   # as stated
 ], ids=["s+x1.02", "s+x0.98", "negated", "others-for-mixture", "as-stated"])
-def test_theorem_4_5_with_a_wrong_condition_is_refuted(wrong):
+def test_chen_theorem_4_5_with_a_wrong_condition_is_refuted(wrong):
     assert _final(C.theorem_4_5).status == DERIVED
     v = _final(C.theorem_4_5, condition=wrong)
     assert v.status == "refuted" and v.counterexample["call"]
 
 
-def test_theorem_4_5_condition_that_restates_the_conclusion_is_refused():
+def test_chen_theorem_4_5_condition_that_restates_the_conclusion_is_refused():
     """``q_0 > 0`` (the gap at small λ) predicts every outcome, but it is the conclusion: declared honestly, the
     run refuses it; the derived condition uses the instance's own parameters and is accepted."""
     def restating(B, Vc, shifts, eps, eta, half=False, reading="others"):
@@ -108,7 +108,7 @@ def _scaled_rule(which, factor):
     lambda q: chen.lambda_star(-np.asarray(q)),  # the negated condition (q_0 < 0)
     _scaled_rule("lambda_star", 1.5),            # lambda* too large by 1.5
 ], ids=["negated", "lambda*x1.5"])
-def test_theorem_4_5_with_a_wrong_rule_is_refuted(rule):
+def test_chen_theorem_4_5_with_a_wrong_rule_is_refuted(rule):
     assert _final(C.theorem_4_5).status == DERIVED
     assert _final(C.theorem_4_5, rule=rule).status == "refuted"
 
@@ -117,12 +117,12 @@ def test_theorem_4_5_with_a_wrong_rule_is_refuted(rule):
     lambda q: chen.lambda_star((q[0], q[1], 0.0)),  # without the quadratic term: no second root
     _scaled_rule("lambda_star2", 1.5),              # lambda** too large by 1.5
 ], ids=["no-q2", "lambda**x1.5"])
-def test_remark_4_6_with_a_wrong_rule_is_refuted(rule):
+def test_chen_remark_4_6_with_a_wrong_rule_is_refuted(rule):
     assert _final(C.beyond_lambda_star).status == DERIVED
     assert _final(C.beyond_lambda_star, rule=rule).status == "refuted"
 
 
-def test_theorem_4_5_descent_filter_any_instead_of_all_is_caught():
+def test_chen_theorem_4_5_descent_filter_any_instead_of_all_is_caught():
     """The descent regime needs every client's own loss to fall; 'any' admits instances the engine shows are not
     descent steps, and the check's engine verification breaks it."""
     ok = _final(C.theorem_4_5_descent)
@@ -141,7 +141,7 @@ def _flipped_frontier(local, lam, n_clients, omega=0.0, half=False):
     return {"global": glob, "global_mixture": (ell + (n_clients - 1) * glob) / n_clients}
 
 
-def test_frontier_with_its_sign_flipped_is_refuted():
+def test_chen_frontier_with_its_sign_flipped_is_refuted():
     assert _final(C.frontier_gd).status == "confirmed"
     assert _final(C.ft_step_frontier).status == "confirmed"
     v = _final(C.frontier_gd, frontier=_flipped_frontier)
@@ -149,7 +149,7 @@ def test_frontier_with_its_sign_flipped_is_refuted():
     assert _final(C.ft_step_frontier, frontier=_flipped_frontier).status == "refuted"
 
 
-def test_frontier_of_gd_is_not_the_frontier_of_every_method():
+def test_chen_frontier_of_gd_is_not_the_frontier_of_every_method():
     """Outside its scope (Adam, preconditioned or finite-sample GD) methods go below G*: fed G* as the frontier of
     every predictor, the any-method check is refuted; fed the true G_any, it holds."""
     assert _final(C.frontier_any_method).status == "confirmed"
@@ -194,20 +194,20 @@ def _last_root_matched(v, lam, n_clients, local, steps, etas, *, lp_alpha=None, 
     return {"global": np.array(out)}
 
 
-def test_matched_local_taking_the_last_root_is_caught():
+def test_chen_matched_local_taking_the_last_root_is_caught():
     assert _final(C.matched_local).status == "equivalent"
     v = _final(C.matched_local, matched=_last_root_matched)
     assert v.status != "equivalent"
 
 
-def test_descent_frontier_gap_both_ways():
+def test_chen_descent_frontier_gap_both_ways():
     """The 0.3 % sentence is refuted (the adversary finds more); a bound above the largest excess found holds."""
     v = _final(C.ft_descent_frontier_gap)
     assert v.status == "refuted" and v.evidence["largest_relative_excess_found"] > 0.003
     assert _final(C.ft_descent_frontier_gap, bound=1.0).status == "confirmed"
 
 
-def test_gap_quadratic_with_a_wrong_coefficient_is_refuted():
+def test_chen_gap_quadratic_with_a_wrong_coefficient_is_refuted():
     assert _final(C.gap_quadratic).status == "confirmed"
 
     def wrong(*a, **k):
@@ -223,7 +223,7 @@ def test_kumar_lemma_a3_on_the_wrong_subspace_is_refuted():
 
 
 def test_kumar_balancedness_claimed_for_gd_too_is_refuted():
-    assert KU.balancedness(CTX).status == "confirmed-under-condition"
+    assert KU.balancedness(CTX).status == "holds-under-condition"
     assert KU.balancedness(CTX, conserved=lambda method: True).status == "refuted"
 
 
@@ -295,6 +295,6 @@ def test_kumar_theorem_3_2_with_too_fast_a_rate_is_refuted():
 
 @pytest.mark.parametrize("check", [KU.proposition_3_1, KU.proposition_3_2], ids=["prop-3.1", "prop-3.2"])
 def test_kumar_propositions_without_their_premise_are_refuted(check):
-    assert check(CTX).status == "confirmed-under-condition"
+    assert check(CTX).status == "holds-under-condition"
     v = check(CTX, condition=lambda *args: True)
     assert v.status == "refuted" and v.counterexample
