@@ -1,4 +1,4 @@
-"""The Verdict contract (DESIGN.md): every claim check returns one of these, with its evidence.
+"""The Verdict contract: every claim check returns one of these, with its evidence.
 
 Statuses are never written as literals by a check: they come from the shared decision rules below
 (:func:`judge` for effects with intervals, :func:`condition_status` for a stated condition checked
@@ -44,8 +44,11 @@ class Verdict:
     reading).
     ``counterexample``: for ``refuted`` (and for the failing side of a condition): a configuration and a
     command or Python call anyone can rerun. ``sides``: for ``mixed`` — the setting → ``"for"`` /
-    ``"against"`` / ``"unresolved"`` map, with at least one setting on each side. ``evidence``: the numbers
-    the verdict rests on. ``notes``: for ``not-testable-here``, the real reason (computed, not a stock note).
+    ``"against"`` / ``"equivalent"`` / ``"inconclusive"`` map, with at least one setting for and one decided
+    otherwise. ``evidence``: the numbers the verdict rests on. ``notes``: for ``inconclusive`` and
+    ``data-unavailable``, the real reason (computed, not a stock note). ``declared``: the claim's declaration (kind,
+    primary protocol, statistic, δ, family, scope), attached by the run from :mod:`paper_checks.claims`.
+    ``decided_by``: the one sentence that decided it.
     """
 
     id: str
