@@ -33,6 +33,7 @@ class Mutation:
 
 
 RULE = ("tests/test_verdict.py", "tests/test_empirical_checks.py")
+CHEN = ("tests/test_theory_chen.py", "tests/test_pareto.py", "tests/test_mutation_theory.py")
 MUTATIONS = [
     # ------------------------------------------------------------------ the shared rule and its statistics
     Mutation("holm: reject at the level (lo = 0 counts as for)", "lpft_theory/stats.py",
@@ -59,6 +60,17 @@ MUTATIONS = [
              ("tests/test_verdict.py",)),
     Mutation("finalise: restating condition accepted", "paper_checks/claims.py",
              "return sorted(set(condition_uses) & set(decl.conclusion))", "return []", ("tests/test_verdict.py",)),
+    # ------------------------------------------------------------------ Chen et al.: conditions, frontier, filters
+    Mutation("Chen Thm 4.4: threshold a - 1 moved to a - 1.02", "lpft_theory/theory/chen.py",
+             "return bool((a - 1.0) * (a - condition_root(omega, n_clients, reading)) > 0)",
+             "return bool((a - 1.02) * (a - condition_root(omega, n_clients, reading)) > 0)", CHEN),
+    Mutation("Chen frontier: sign of the root flipped", "lpft_theory/theory/chen.py",
+             "(lam * (1 - omega) - root) ** 2", "(lam * (1 - omega) + root) ** 2", CHEN),
+    Mutation("Chen matched local: the last root instead of the first", "lpft_theory/theory/chen.py",
+             "if (dec or not descent_only) and g < best[0]:", "if dec or not descent_only:", CHEN),
+    Mutation("Chen Thm 4.5 descent filter: all -> any", "paper_checks/chen2025.py",
+             "return bool(np.all(np.asarray(local) < np.asarray(start)))",
+             "return bool(np.any(np.asarray(local) < np.asarray(start)))", CHEN),
 ]
 
 
