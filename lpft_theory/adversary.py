@@ -6,11 +6,19 @@ distance of the outcome from the predicted side). :func:`search` minimises the m
 parameters that a ``build(θ)`` function maps onto the paper's own assumptions (orthonormal frames, heads near
 and far from the target, conditioning, steps up to ``2/β`` …), with a fixed evaluation budget:
 
-1. random instances (the baseline: what sampling alone finds);
-2. multi-start L-BFGS-B from the best of them (the margin is smooth inside the box: a thin violating corner
-   next to a slope is reached by descent, which sampling of the same budget misses);
-3. ``scipy.optimize.differential_evolution`` seeded with the best points, with what is left (global,
-   derivative free).
+1. random instances (the baseline: what sampling alone finds), a ``corner_share`` of them with each parameter
+   put on a face of the box with probability 0.3 (the corners: heads at the target, features inside the span…);
+2. multi-start L-BFGS-B from the best of them, in the unit-cube coordinates of the box (the margin is smooth
+   inside the box: a thin violating corner next to a slope is reached by descent, which sampling of the same
+   budget misses); the gradient is a forward difference, all ``p + 1`` points of it evaluated together;
+3. ``scipy.optimize.differential_evolution`` seeded with the best points (global, derivative free);
+4. L-BFGS-B again from the best point found, with the last ``final_share`` of the budget (the evolution finds
+   the basin, descent its bottom: a violating corner on the box's faces is reached this way).
+
+``batched=True``: ``margin`` takes a *list* of instances and returns one margin each, so a whole random
+sample, a finite-difference stencil or a generation of the evolution is one call (an engine that integrates
+many instances at once pays its overhead once per call, not per instance). The budget counts instances in
+both modes, and the two modes spend it on the same points.
 
 The result names the budget spent, the worst margin and the instance attaining it, rerunnable from
 ``(space, x)`` alone.
@@ -57,7 +65,9 @@ class Space:
 @dataclass
 class Search:
     """What :func:`search` found: ``worst_margin`` and its ``instance`` (named parameters), the evaluations
-    spent by each stage, and the worst margin random sampling alone reached with its share of the budget."""
+    spent by each stage, and the worst margin random sampling alone reached with its share of the budget.
+    ``failures``: how many evaluated instances had a margin below ``fail_below`` (default 0); ``failing_box``:
+    the range of every parameter over them (where in the box the statement failed)."""
 
     worst_margin: float
     instance: dict
@@ -65,6 +75,8 @@ class Search:
     budget: int
     random_worst: float
     stages: dict = field(default_factory=dict)
+    failures: int = 0
+    failing_box: dict = field(default_factory=dict)
 
     @property
     def broken(self) -> bool:
@@ -73,77 +85,143 @@ class Search:
     def to_dict(self) -> dict:
         return {"worst_margin": self.worst_margin, "instance": self.instance, "evaluations": self.evaluations,
                 "budget": self.budget, "random_worst_margin": self.random_worst, "stages": self.stages,
-                "method": "random sampling, then multi-start L-BFGS-B, then differential evolution"}
+                "failures": self.failures, "failing_box": self.failing_box,
+                "method": "random sampling, multi-start L-BFGS-B, differential evolution, L-BFGS-B from the best"}
+
+
+class _Stop(Exception):
+    pass
 
 
 def search(margin, space: Space, budget: int = 600, rng=0, random_share: float = 0.25, polish_starts: int = 3,
-           stop_below: float | None = None) -> Search:
+           stop_below: float | None = None, batched: bool = False, polish_share: float = 0.25,
+           fd_step: float = 1e-5, fail_below: float = 0.0, final_share: float = 0.1,
+           corner_share: float = 0.25) -> Search:
     """Minimise ``margin(instance_dict) -> float`` over ``space`` within ``budget`` evaluations.
 
-    ``random_share`` of the budget goes to uniform random instances, up to a quarter to L-BFGS-B from the
-    ``polish_starts`` best of them, the rest to differential evolution seeded with the best points. A non-finite margin counts
-    as ``+inf`` (an inadmissible point, never a counterexample). ``stop_below``: stop as soon as a margin below it
-    is found (e.g. ``-1e-9``: any counterexample).
+    ``random_share`` of the budget goes to random instances (``corner_share`` of them on faces of the box, the
+    rest uniform; ``random_worst`` is the uniform ones' worst, the baseline), ``polish_share`` to L-BFGS-B from the
+    ``polish_starts`` best of them, ``final_share`` to L-BFGS-B from the best point at the end, the rest to
+    differential evolution seeded with the best points. A non-finite
+    margin counts as ``+inf`` (an inadmissible point, never a counterexample). ``stop_below``: stop as soon as a
+    margin below it is found (e.g. ``-1e-9``: any counterexample). ``batched``: ``margin(list of instance dicts)
+    -> sequence of margins`` (see the module docstring). ``fd_step``: the finite-difference step of the
+    L-BFGS-B gradient, as a fraction of each parameter's range. ``fail_below``: the margin below which an
+    evaluated instance counts in ``failures`` and ``failing_box`` (a statement's tolerance, e.g. ``-1e-6``).
     """
     if budget < 20:
         raise ValueError(f"budget must be >= 20 evaluations, got {budget}")
+    if not (0 < random_share <= 1 and 0 <= polish_share <= 1 and 0 <= final_share <= 1):
+        raise ValueError(f"random_share must be in (0, 1], polish_share and final_share in [0, 1], got "
+                         f"{random_share}, {polish_share}, {final_share}")
     g = as_generator(rng)
-    seen: list = []
+    lo, hi = np.asarray(space.lo, float), np.asarray(space.hi, float)
+    p = len(lo)
+    continuous = np.array([n not in space.integer for n in space.names])
+    seen: list = []  # (margin, unit-cube point)
 
-    class _Stop(Exception):
-        pass
-
-    def f(x) -> float:
-        if len(seen) >= budget:
+    def evaluate(U) -> np.ndarray:
+        """Margins of the unit-cube points ``U (N, p)`` (recorded); stops at the budget or below ``stop_below``."""
+        U = np.clip(np.atleast_2d(np.asarray(U, float)), 0.0, 1.0)
+        left = budget - len(seen)
+        if left <= 0:
             raise _Stop
-        x = np.clip(np.asarray(x, float), space.lo, space.hi)
-        m = float(margin(space.point(x)))
-        m = m if np.isfinite(m) else np.inf
-        seen.append((m, x.copy()))
-        if stop_below is not None and m < stop_below:
+        take = U[:left]
+        inst = [space.point(lo + u * (hi - lo)) for u in take]
+        if batched:
+            m = np.asarray(margin(inst), float).reshape(-1)
+            if m.shape[0] != len(inst):
+                raise ValueError(f"a batched margin must return one value per instance: {len(inst)} asked, "
+                                 f"{m.shape[0]} returned")
+        else:
+            m = np.array([float(margin(i)) for i in inst])
+        m = np.where(np.isfinite(m), m, np.inf)
+        seen.extend(zip(m.tolist(), take.copy()))
+        if take.shape[0] < U.shape[0] or (stop_below is not None and m.min() < stop_below):
             raise _Stop
         return m
 
-    n_rand = max(5, int(random_share * budget))
+    def best(n):
+        return [x for _, x in sorted(seen, key=lambda t: t[0])[:n]]
+
     stages = {}
+    n_rand = max(5, int(random_share * budget))
+    n_corner = int(corner_share * n_rand)
+    U = g.random((n_rand, p))
+    faces = g.random((n_corner, p)) < 0.3
+    U[n_rand - n_corner:][faces] = (g.random(int(faces.sum())) < 0.5).astype(float)
     try:
-        for x in space.sample(g, n_rand):
-            f(x)
+        evaluate(U)
     except _Stop:
         pass
-    random_worst = min(m for m, _ in seen)
+    random_worst = min(m for m, _ in seen[:n_rand - n_corner]) if len(seen) > n_rand - n_corner else min(
+        m for m, _ in seen)
     stages["random"] = len(seen)
-    bounds = list(zip(space.lo, space.hi))
-
-    def polish(stage: str, share: float):
-        start, cap = len(seen), len(seen) + int(share * budget)
-        try:
-            for _, x0 in sorted(seen, key=lambda t: t[0])[:polish_starts]:
-                if len(seen) >= cap:
-                    break
-                optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds,
-                                  options={"maxfun": max(10, (cap - len(seen)) // (len(bounds) + 1))})
-        except _Stop:
-            pass
-        stages[stage] = len(seen) - start
 
     def done() -> bool:
         return len(seen) >= budget or (stop_below is not None and min(m for m, _ in seen) < stop_below)
 
-    if not done():
-        polish("lbfgsb_from_random", 0.25)
-    if not done():
+    h = fd_step * continuous
+
+    def value_and_grad(u):
+        # forward differences, stepping inward at the upper face; integer parameters have no gradient
+        step = np.where(u + h > 1.0, -h, h)
+        pts = np.vstack([u, u + np.diag(step)[continuous]])
+        m = evaluate(pts)
+        grad = np.zeros(p)
+        if np.isfinite(m[0]):
+            grad[continuous] = np.where(np.isfinite(m[1:]), (m[1:] - m[0]) / step[continuous], 0.0)
+        return (m[0] if np.isfinite(m[0]) else 1e300), grad
+
+    per = 1 + int(continuous.sum())
+
+    def polish(stage: str, starts: list, cap: int):
         start = len(seen)
-        pop = 5
-        init = np.array([x for _, x in sorted(seen, key=lambda t: t[0])[:pop * len(bounds)]])
         try:
-            optimize.differential_evolution(f, bounds, init=init if init.shape[0] >= 5 else "latinhypercube",
-                                            maxiter=10_000, tol=0, polish=False, seed=int(g.integers(1 << 31)))
+            for j, u0 in enumerate(starts):
+                if len(seen) + per > cap or done():
+                    break
+                optimize.minimize(value_and_grad, u0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * p,
+                                  options={"maxfun": max(2, (cap - len(seen)) // (per * (len(starts) - j)))})
+        except _Stop:
+            pass
+        stages[stage] = len(seen) - start
+
+    if not done() and polish_share > 0:
+        polish("lbfgsb_from_random", best(polish_starts), len(seen) + int(polish_share * budget))
+    reserve = int(final_share * budget) if per <= final_share * budget else 0
+    if not done() and len(seen) < budget - reserve:
+        start = len(seen)
+        init = np.array(best(5 * p))
+
+        def de_func(x):
+            room = budget - reserve - len(seen)
+            x = np.asarray(x, float)
+            if room <= 0:
+                raise _Stop
+            if x.ndim == 1:
+                return float(evaluate(x)[0])
+            if x.shape[1] > room:
+                evaluate(x.T[:room])
+                raise _Stop
+            return evaluate(x.T)
+
+        try:
+            optimize.differential_evolution(de_func, [(0.0, 1.0)] * p,
+                                            init=init if init.shape[0] >= 5 else "latinhypercube",
+                                            maxiter=10_000, tol=0, polish=False, seed=int(g.integers(1 << 31)),
+                                            vectorized=batched, updating="deferred")
         except _Stop:
             pass
         stages["differential_evolution"] = len(seen) - start
-    worst, x = min(seen, key=lambda t: t[0])
-    return Search(float(worst), space.point(x), len(seen), budget, float(random_worst), stages)
+    if not done() and reserve:
+        polish("lbfgsb_from_best", best(1), budget)
+    worst, u = min(seen, key=lambda t: t[0])
+    bad = np.array([x for m, x in seen if m < fail_below]).reshape(-1, p)
+    box = {} if not len(bad) else {n: [float(a), float(b)] for n, a, b in
+                                   zip(space.names, lo + bad.min(0) * (hi - lo), lo + bad.max(0) * (hi - lo))}
+    return Search(float(worst), space.point(lo + u * (hi - lo)), len(seen), budget, float(random_worst), stages,
+                  int(len(bad)), box)
 
 
 __all__ = ["Space", "Search", "search"]

@@ -1,5 +1,6 @@
 """Kumar et al. 2022: Lemma A.3, Theorem 3.1 along trajectories, Theorem 3.2, Propositions 3.1–3.2."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,28 @@ def test_balancedness_conserved_by_flow_not_by_large_gd_steps():
     np.testing.assert_allclose(K.balancedness(flow[1][:, 0], flow[0]), inv0, atol=1e-8)
     gd = gradient_descent(arch, p0, sc.train[0], 0.2, 20).params
     assert np.abs(K.balancedness(gd[1][:, 0], gd[0]) - inv0).max() > 1e-4  # GD only conserves it to O(η²)
+
+
+def test_reduced_batched_flow_matches_the_engine_and_a_tight_integration():
+    """K.ft_flow_min_sqrt_ood (what the adversary integrates): the same min_t √L_ood as the engine's gradient flow
+    on the original coordinates (after K.canonical), and within 1e-5 of itself at rtol 1e-12 with per-instance
+    time scales."""
+    S, B, V, W, ref = [], [], [], [], []
+    for seed in range(4):
+        sc, arch, t = _problem(seed, eps=0.1, d=8, k=2, n=3)
+        s, B0, w = K.canonical(sc.train.X[0], t["B_0"], t["w_star"])
+        S.append(s), B.append(B0), V.append(t["v_0"]), W.append(w)
+        traj = gradient_flow(arch, (t["B_0"], t["v_0"][:, None]), sc.train[0],
+                             np.concatenate([[0], np.geomspace(0.01, 300, 600)]), rtol=1e-10, atol=1e-12, method="LSODA")
+        ref.append(min(float(np.sqrt(K.ood_loss(v[:, 0], Bt, t["w_star"]))) for Bt, v in traj.snapshots))
+    args = [np.array(a) for a in (S, B, V, W)]
+    r = K.ft_flow_min_sqrt_ood(*args)
+    assert r["converged"].all()
+    np.testing.assert_allclose(r["min_sqrt_ood"], ref, rtol=1e-7)
+    scale = 1.0 / (args[0].min(1) * (np.sum(args[3] ** 2, 1) + np.sum(args[2] ** 2, 1)))
+    fast = K.ft_flow_min_sqrt_ood(*args, rtol=1e-6, atol=1e-9, scale=scale)
+    tight = K.ft_flow_min_sqrt_ood(*args, rtol=1e-12, atol=1e-16, scale=scale)
+    np.testing.assert_allclose(fast["min_sqrt_ood"], tight["min_sqrt_ood"], rtol=1e-5)
+    np.testing.assert_allclose(tight["min_sqrt_ood"], ref, rtol=1e-7)
+    with pytest.raises(ValueError, match="shapes"):
+        K.ft_flow_min_sqrt_ood(args[0], args[1], args[2][:, :1], args[3])
