@@ -10,7 +10,7 @@ from .models import DeepLinear, TwoLayerReLU, deep_linear, linear, two_layer, tw
 
 __version__ = "0.1.0"
 
-threads.configure()  # single-threaded torch/BLAS by default (LPFT_THREADS overrides): see threads.py
+threads.configure(strict=False)  # single-threaded torch/BLAS by default (LPFT_THREADS overrides): see threads.py
 
 __all__ = ["Moments", "Samples", "DivergenceError", "gradient_descent", "gradient_flow", "DeepLinear",
            "TwoLayerReLU", "deep_linear", "linear", "two_layer", "two_layer_params", "two_layer_relu", "__version__"]
