@@ -280,10 +280,10 @@ BUILT_IN = [
        'The one-step feature change is linear in the head norm and the logit change it causes quadratic',
        'exponents of the feature and logit change in the head scale', None, 'statement'),
     _d('tomihari-lora-kernel-stated', 'bound',
-       "LoRA vs FT kernels as stated (Prop. 4.4): ||K_LoRA - K_FT|| <= c eps ||V_0 V_0^T|| with probability >= 1 - 4 exp(-(eps^2 - eps^3) r/4) (||x||, ||x'|| <= 1, A_2 ~ N(0, sigma^2), c = 1)",
+       "Prop. 4.4 as printed: ||F^LoRA(x, x') - sigma^2 r F^FT(x, x')|| <= c eps ||V_0 V_0^T|| with probability >= 1 - 4 exp(-(eps^2 - eps^3) r/4) for every pair ||x||, ||x'|| <= c (A_2 ~ N(0, sigma^2), 0 < eps < 1)",
        'fraction of draws violating the stated inequality vs the stated probability', None),
     _d('tomihari-lora-kernel-proof', 'bound',
-       "LoRA vs FT kernels, the version the proof gives: ||K_LoRA - sigma^2 r K_FT|| <= eps sigma^2 r ||V_0 V_0^T|| with probability >= 1 - 4 exp(-(eps^2 - eps^3) r/4) (||x||, ||x'|| <= 1, A_2 ~ N(0, sigma^2))",
+       "Prop. 4.4, the version its proof (Johnson-Lindenstrauss on x +- x', polarisation) gives: ||F^LoRA(x, x') - sigma^2 r F^FT(x, x')|| <= eps sigma^2 r c^2 ||V_0 V_0^T|| with probability >= 1 - 4 exp(-(eps^2 - eps^3) r/4) for every pair ||x||, ||x'|| <= c (A_2 ~ N(0, sigma^2), 0 < eps < 1)",
        'fraction of draws violating the proof version vs the stated probability', None),
     _d('ren-energy-monotone', 'recipe-behaviour',
        'Feature change grows with the energy: Euclidean and cosine distance between z_T and z_0 increase with the loss at the start of FT (overparameterised linear regression, head probed tau steps)',
@@ -302,6 +302,13 @@ def register(decl: Declaration) -> Declaration:
         raise ValueError(f"claim id {decl.id!r} is already declared; choose another id")
     _REGISTRY[decl.id] = decl
     return decl
+
+
+def unregister(ids) -> None:
+    """Forget declarations added by :func:`register` (a user's claims file, after its run); built-in ones stay."""
+    builtin = {d.id for d in BUILT_IN}
+    for i in set(ids) - builtin:
+        _REGISTRY.pop(i, None)
 
 
 def declaration(claim_id: str) -> Declaration:

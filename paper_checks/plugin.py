@@ -35,6 +35,7 @@ import numpy as np
 
 from lpft_theory.adversary import Space, search
 
+from . import claims
 from .claims import Declaration, register
 from .verdict import Verdict, bound_status, claim, condition_status, judge
 
@@ -182,13 +183,17 @@ def run_file(path, quick: bool = True, seed: int = 0, progress=None) -> list[Ver
         raise ValueError(f"--claims {path}: a claims file is a Python file (.py)")
     if not p.is_file():
         raise FileNotFoundError(f"--claims {path}: no such file")
-    start = len(_COLLECTED)
-    runpy.run_path(str(p), run_name="lpft_user_claims")
-    fns = _COLLECTED[start:]
-    if not fns:
-        raise ValueError(f"--claims {path}: the file declares no claim (call paper_checks.plugin.compare, for_all, "
-                         "judged or custom)")
-    return run_checks(quick, seed, fns=fns, progress=progress)
+    start, before = len(_COLLECTED), set(claims.statements())
+    try:
+        runpy.run_path(str(p), run_name="lpft_user_claims")
+        fns = _COLLECTED[start:]
+        if not fns:
+            raise ValueError(f"--claims {path}: the file declares no claim (call paper_checks.plugin.compare, "
+                             "for_all, judged or custom)")
+        return run_checks(quick, seed, fns=fns, progress=progress)
+    finally:  # a file's claims live for its run: the same file (or another with its ids) can run again
+        del _COLLECTED[start:]
+        claims.unregister(set(claims.statements()) - before)
 
 
 __all__ = ["compare", "for_all", "judged", "custom", "run_file", "Space", "np"]
