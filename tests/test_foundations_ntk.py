@@ -84,3 +84,37 @@ def test_lora_kernel_figure_numbers():
     data = lora_kernel.compute(quick=True, seed=0)
     assert np.mean(np.asarray(data["stated_ratio"]) > 1) == 1.0
     assert np.max(data["proof_ratio"]) < 1.0
+
+
+def test_lora_kernel_exact_failure_probability_matches_monte_carlo():
+    """⟨A_2x, A_2x'⟩/σ² = λ₊X − |λ₋|Y with X, Y ~ χ²_r: the exact tail against 200k draws of A_2."""
+    g = np.random.default_rng(0)
+    for r, sig, a, b, rho, tau in [(10, 1.0, 1.0, 0.5, 0.3, 2.0), (1, 1.0, 1.0, 1.0, 0.2, 0.5), (20, 1.0, 1.0, 1.0, -1.0, 5.0)]:
+        x = np.array([np.sqrt(a), 0.0])
+        c = rho / np.sqrt(a)
+        xp = np.array([c, np.sqrt(max(b - c * c, 0.0))])
+        A = sig * g.standard_normal((200_000, r, 2))
+        gap = np.abs(np.sum(np.einsum("nrd,d->nr", A, x) * np.einsum("nrd,d->nr", A, xp), 1) - sig ** 2 * r * rho)
+        mc = float(np.mean(gap > tau))
+        exact = N.lora_kernel_failure_probability(r, sig, a, b, rho, tau)
+        assert abs(exact - mc) < 4 * np.sqrt(mc * (1 - mc) / gap.size) + 1e-4
+
+
+def test_lora_kernel_as_printed_refuted_by_the_adversary_proof_version_survives():
+    s = T.kernel_check(Context(), "tomihari-lora-kernel-stated", scaled=False)
+    w = s.evidence["adversary"]["worst_instance"]
+    assert s.status == "refuted" and s.counterexample["instance"]["admissible"]
+    assert w["failure_probability"] > w["allowed"] and w["sigma^2 r c"] > 1
+    assert s.claim.startswith("Prop. 4.4 as printed: ||F^LoRA(x, x') - sigma^2 r F^FT(x, x')||")
+    p = T.kernel_check(Context(), "tomihari-lora-kernel-proof", scaled=True)
+    assert p.status == "confirmed" and p.evidence["adversary"]["worst_margin"] >= 0
+    assert p.evidence["adversary"]["evaluations"] > 0.9 * p.evidence["adversary"]["budget"]
+
+
+def test_one_step_and_head_scaling_adversaries_and_their_mutants():
+    ok = T.one_step_check(Context())
+    assert ok.evidence["adversary"]["worst_margin"] > 0
+    assert T.one_step_check(Context(), weights_of=np.ones).evidence["adversary"]["worst_margin"] < 0
+    hs = T.head_scaling_check(Context())
+    assert hs.evidence["adversary"]["worst_margin"] > 0
+    assert T.head_scaling_search(True, 0, (1.0005, 2.0))["worst_margin"] < 0  # an exponent off by 5e-4

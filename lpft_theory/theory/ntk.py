@@ -17,12 +17,14 @@ are unchanged, the feature change scales as ``α``, and the logit change it caus
 **LoRA vs FT kernels (Prop. 4.4).** The body part of the NTK is ``K^FT(x, x') = ⟨x, x'⟩ V_0ᵀV_0``. LoRA
 ``B = B_0 + A_1A_2`` with ``A_1 = 0`` and ``A_2`` i.i.d. ``N(0, σ²)`` (``r×d``) has, at the start,
 ``K^LoRA(x, x') = ⟨A_2x, A_2x'⟩ V_0ᵀV_0`` (:func:`lora_kernel`; the ``A_2`` gradient is zero there).
-Johnson–Lindenstrauss on ``x ± x'`` plus polarisation gives, for ``‖x‖, ‖x'‖ <= 1`` and a fixed pair,
+Johnson–Lindenstrauss on ``x ± x'`` plus polarisation gives, for ``‖x‖, ‖x'‖ <= c`` and a fixed pair,
 
-    P( ‖K^LoRA − σ²r K^FT‖ <= ε σ²r ‖V_0V_0ᵀ‖ ) >= 1 − 4 exp(−(ε² − ε³) r / 4)       (proof version),
+    P( ‖K^LoRA − σ²r K^FT‖ <= ε σ²r c² ‖V_0V_0ᵀ‖ ) >= 1 − 4 exp(−(ε² − ε³) r / 4)       (proof version),
 
-whereas the proposition is stated without the ``σ²r``:  ``‖K^LoRA − K^FT‖ <= c ε ‖V_0V_0ᵀ‖`` (stated version;
-the two coincide only when ``σ²r = 1``). Both sides are ``V_0ᵀV_0`` times a scalar, so ``V_0`` cancels.
+while the proposition as printed has the same left-hand side and the right-hand side ``c ε ‖V_0V_0ᵀ‖`` (it lacks
+the ``σ²r c`` the gap scales with; the proof version implies it whenever ``σ²rc <= 1``). Both sides are
+``V_0ᵀV_0`` times a scalar, so ``V_0`` cancels; the failure probability of a fixed pair is computed exactly by
+:func:`lora_kernel_failure_probability`.
 """
 from __future__ import annotations
 
