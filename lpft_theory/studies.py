@@ -441,6 +441,25 @@ def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
 
 
 # ----------------------------------------------------------------------------------- FedPuReL analogue
+_TRAJECTORIES: dict = {}  # key -> {rounds: params} of a FedAvg run from a fixed start, shared by protocols
+
+
+def _rounds(key, start, advance):
+    """``R ↦`` the params after ``R`` rounds of a FedAvg run from ``start`` (``advance(p, n)`` runs ``n`` more
+    rounds), cached under ``key`` at every round count reached: a protocol that stops at a round count another
+    protocol's run already passed reads it. With full participation a round depends on the global model alone,
+    so ``R`` rounds in one call or in several give the same numbers bit for bit."""
+    seen = _TRAJECTORIES.setdefault(key, {0: start})
+
+    def at(R: int):
+        if R not in seen:
+            r = max(x for x in seen if x <= R)
+            seen[R] = advance(seen[r], R - r)
+        return seen[R]
+
+    return at
+
+
 @cached
 def longtail_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED) -> dict:
     """Frozen features + prototype ("zero-shot") head; FedAvg on the head with and without purification;
@@ -467,10 +486,17 @@ def longtail_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
         pure = dict(transform=lambda part, p: purify(eta, arch, teacher_data(arch, zs, part, "ce"), 1.0, loss="ce"))
         trained = {}
         for label, extra in (("FedAvg", {}), ("FedAvg+purify", pure)):
-            advance = lambda p, n, extra=extra: fedavg(arch, p, train, n, 5, eta, **common, **extra).params  # noqa: E731
+            at = _rounds(("longtail", s, label), zs,
+                         lambda p, n, extra=extra: fedavg(arch, p, train, n, 5, eta, **common, **extra).params)
             if protocol.global_rule == "fixed":
-                trained[label], info = advance(zs, protocol.global_rounds), {"rounds": protocol.global_rounds}
+                trained[label], info = at(protocol.global_rounds), {"rounds": protocol.global_rounds}
             else:
+                done = [0]
+
+                def advance(p, n, at=at, done=done):  # to_plateau's chunks, read from the shared trajectory
+                    done[0] += n
+                    return at(done[0])
+
                 pl = to_plateau(advance, lambda p: float(np.mean(arch.loss(p, val, "ce"))), zs, chunk=protocol.chunk,
                                 max_rounds=min(protocol.global_rounds, 40 if quick else 600),  # quick: a cap
                                 patience=protocol.patience, rel_tol=protocol.rel_tol)
@@ -555,3 +581,4 @@ def clear_cache() -> None:
     for fn in (_setting, comparison, overfitting_curves, distortion_scatter, flooding_study, longtail_study,
                split_study, fedavg_angles):
         fn.cache_clear()
+    _TRAJECTORIES.clear()
