@@ -62,3 +62,17 @@ def test_exact_check_mutant_stops_confirming():
 def test_balance_exact_and_mutant():
     assert F.balance_check(CTX).status == "confirmed"
     assert F.balance_check(CTX, drift=lambda gb, gv, eta: X.balance_drift(gb, gv, eta) * 0.0).status == "refuted"
+
+
+def test_adversaries_of_the_distortion_claims_and_their_mutations():
+    """The one-step condition and the multi-step bound against the adversary (steps through 1/β past 2/β,
+    ill-conditioned Σ, heads near and far from the probed head): not broken; the negated condition and the bound
+    × 0.98 (tight at T = 1 when Σ = λI, a face of the box) are."""
+    from lpft_theory.theory import lpft_distortion as D
+    assert F.dist_search("one-step", True, 0)["worst_margin"] >= 0
+    assert F.dist_search("one-step", True, 0, lambda *a, **k: ~D.lp_ft_distorts_more(*a, **k))["worst_margin"] < 0
+    ok = F.dist_search("bound", True, 0)
+    assert 0 <= ok["worst_margin"] < 1e-6  # tight
+    assert F.dist_search("bound", True, 0, lambda *a, **k: 0.98 * D.distortion_bound(*a, **k))["worst_margin"] < 0
+    assert F.balance_search(True, 0)["worst_margin"] >= 0
+    assert F.balance_search(True, 0, lambda gb, gv, eta: X.balance_drift(gb, gv, 1.01 * eta))["worst_margin"] < 0

@@ -50,3 +50,13 @@ def test_riccati_bad_inputs():
         X.riccati_gram([-1.0], W1, W2, np.ones((1, 3)), 0.5)
     with pytest.raises(ValueError, match="shapes"):
         X.riccati_gram([1.0], W1, W2, np.ones((2, 3)), 0.5)
+
+
+def test_exact_dynamics_adversaries_and_a_mutated_clock():
+    for cid in ("saxe-mode-dynamics", "lambda-balanced-dynamics", "lambda-balanced-general", "kunin-single-neuron"):
+        assert F.exact_search(cid, True, 0)["worst_margin"] >= 0
+    late = F.exact_search("lambda-balanced-general", True, 0,
+                          lambda t, W1, W2, M, lam: X.riccati_gram(1.01 * np.asarray(t), W1, W2, M, lam))
+    assert late["worst_margin"] < 0
+    assert F.exact_search("saxe-mode-dynamics", True, 0, lambda t, s, u0, d: X.saxe_mode(1.01 * np.asarray(t), s, u0))[
+        "worst_margin"] < 0
