@@ -67,3 +67,10 @@ def test_premise_is_refuted_with_a_counterexample():
     v = C.chen_premise(Context(quick=True, seed=0))
     assert v.status == "refuted" and v.counterexample
     assert all(r == 5 for r in v.evidence["rank_Theta"]) and min(v.evidence["sin_theta_max_to_B_star"]) > 0.9
+
+
+def test_round_identity_adversary_and_a_mutated_operator():
+    """E_{r+1} = A_r E_r against the adversary (any B, head, tau <= 8, step up to 0.5, identical to diverse tasks):
+    not broken; an operator with 1.001 eta is."""
+    assert C.round_search(True, 0)["worst_margin"] >= 0
+    assert C.round_search(True, 0, lambda H, eta: Co.round_operator(H, 1.001 * eta))["worst_margin"] < 0

@@ -39,3 +39,8 @@ def test_ren_figure_numbers():
     for rows in data["settings"].values():
         for r in rows:
             assert r["euclidean"][0] > r["euclidean"][-1]  # τ = 0 (highest energy) moves the features most
+
+
+def test_one_step_identity_adversary():
+    r = R.identity_search(True, 0)
+    assert r["worst_margin"] >= 0 and r["evaluations"] > 0
