@@ -82,7 +82,7 @@ class _Setting:
     """
 
     def __init__(self, scenario: str, seed: int, protocol: Protocol, train_global: bool = True):
-        self.seed = seed
+        self.scenario, self.seed, self.global_protocol = scenario, seed, protocol
         g_tr, g_val, g_te = spawn(seed, 3)
         lam = 1.0
         if scenario.startswith("combined lam="):
@@ -150,14 +150,33 @@ def _setting(scenario: str, seed: int, global_protocol: Protocol) -> _Setting:
     return _settings(scenario, [seed], global_protocol)[0]
 
 
-_setting.cache_clear = _SETTINGS.clear
+def _clear_settings() -> None:
+    _SETTINGS.clear()
+    _RUNS.clear()
+
+
+_setting.cache_clear = _clear_settings
 
 
 #: methods whose knob may differ per client (one batched call for the whole knob grid)
 KNOB_PER_CLIENT = ("Proximal", "Sparse")
+#: methods whose runs depend on the budget rule (recipes.method); the others' runs are shared across budgets
+BUDGET_DEPENDENT = ("LP-FT", "LP-FT (eta/10)")
+_RUNS: dict = {}  # the runs of a method on given settings, shared by protocols that make the same runs
 
 
 def _runs(sts: list, proto: Protocol, name: str, knobs: tuple, lrs: np.ndarray, steps: tuple) -> list:
+    """:func:`_runs_batched`, cached: protocols that differ only in what does not change a method's runs (the
+    budget rule, for every method but LP-FT's recipes; the selection rule) share them."""
+    key = (tuple((st.scenario, st.seed, st.global_protocol) for st in sts), name, tuple(knobs),
+           tuple(float(x) for x in lrs), tuple(steps), proto.budget if name in BUDGET_DEPENDENT else None,
+           proto.rise_tol)
+    if key not in _RUNS:
+        _RUNS[key] = _runs_batched(sts, proto, name, knobs, lrs, steps)
+    return _RUNS[key]
+
+
+def _runs_batched(sts: list, proto: Protocol, name: str, knobs: tuple, lrs: np.ndarray, steps: tuple) -> list:
     """Params and stability of ``name`` at every knob and ``(lr, T)``, per seed of ``sts`` (one scenario) a list
     with one dict per knob: ``{(lr, T): (params, n_unstable, max_rise)}``, keys in the order of the per-seed loop
     this replaces.
@@ -372,8 +391,14 @@ def distortion_scatter(quick: bool = True, seed: int = 0, protocol: Protocol = F
     sts = _settings("combined", seeds, protocol.global_part())
     C, arch = sts[0].C, sts[0].arch
     start, data = _stacked([st.pG for st in sts], C), concat_clients([st.train for st in sts])
-    fitted = {(name, T): method(name, 0.05, T, budget=protocol.budget)(arch, start, data, rng=list(seeds)).params
-              for name in SCATTER_STRATEGIES for T in steps}  # every seed in one run per strategy and T
+    fitted = {}
+    for name in SCATTER_STRATEGIES:
+        for T in steps:  # every seed in one run per strategy and T; runs that do not depend on the budget shared
+            key = ("scatter", tuple((st.scenario, st.seed, st.global_protocol) for st in sts), name, T,
+                   protocol.budget if name in BUDGET_DEPENDENT else None)
+            if key not in _RUNS:
+                _RUNS[key] = method(name, 0.05, T, budget=protocol.budget)(arch, start, data, rng=list(seeds)).params
+            fitted[(name, T)] = _RUNS[key]
     rows = []
     for i, (s, st) in enumerate(zip(seeds, sts)):
         pG, population = st.pG, st.train
@@ -408,8 +433,10 @@ def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
     C, arch = sts[0].C, sts[0].arch
     T_ft = T if protocol.budget == "recipe" else T - k
     strategies = {"FT": ft(eta, T), "LP-FT": lp_ft(eta, T_ft, lp("steps", eta=eta, steps=k))}
+    specs = {"FT": ("FT", eta, T), "LP-FT": ("LP-FT", eta, T_ft, eta, k)}  # what each run depends on
     if protocol.budget == "equal":
         strategies["LP-FT (eta/10)"] = lp_ft(eta / 10, T_ft, lp("steps", eta=eta, steps=k))
+        specs["LP-FT (eta/10)"] = ("LP-FT", eta / 10, T_ft, eta, k)
     # per strategy two batched runs: unflooded (b = 0: the plain strategy, as before) over the seeds, and every
     # level b > 0 over seeds × levels (one flood level per client)
     levels = [b for b in FLOOD_LEVELS if b > 0]
@@ -419,8 +446,11 @@ def flooding_study(quick: bool = True, seed: int = 0, protocol: Protocol = FIXED
     b_per_client = np.tile(np.repeat(levels, C), len(sts))
     fitted = {}
     for name, strat in strategies.items():
-        plain = strat(arch, plain_start, plain_data, loss="ce").params
-        flood_p = flooded(strat, b_per_client)(arch, flood_start, flood_data, loss="ce").params
+        key = ("flooding", tuple((st.scenario, st.seed, st.global_protocol) for st in sts), specs[name], tuple(levels))
+        if key not in _RUNS:  # FT's runs are the same under both budget rules: shared
+            _RUNS[key] = (strat(arch, plain_start, plain_data, loss="ce").params,
+                          flooded(strat, b_per_client)(arch, flood_start, flood_data, loss="ce").params)
+        plain, flood_p = _RUNS[key]
         for i in range(len(sts)):
             fitted[(i, 0.0, name)] = _group(plain, C, i)
             for j, b in enumerate(levels):
@@ -582,3 +612,4 @@ def clear_cache() -> None:
                split_study, fedavg_angles):
         fn.cache_clear()
     _TRAJECTORIES.clear()
+    _RUNS.clear()

@@ -396,3 +396,16 @@ def test_settings_cache_shares_seeds_between_studies():
     many = studies._settings("concept", [0, 1000, 2000], gp)
     assert many[1] is one
     assert studies._settings("concept", [2000], gp)[0] is many[2]
+
+
+def test_runs_shared_between_protocols_change_no_number():
+    """Runs that do not depend on the budget rule (every method but LP-FT's recipes; FT in flooding; the scatter's
+    strategies but LP-FT) and FedAvg trajectories (the long-tail study) are shared between protocols: a study
+    computed after another one equals the same study computed alone."""
+    recipe = Protocol("r", global_rule="fixed", global_rounds=10, n_seeds=(2, 2))
+    equal = Protocol("e", global_rule="fixed", global_rounds=10, budget="equal", n_seeds=(2, 2))
+    alone = studies.comparison("combined", True, 0, equal), studies.distortion_scatter(True, 0, equal)
+    studies.clear_cache()
+    studies.comparison("combined", True, 0, recipe), studies.distortion_scatter(True, 0, recipe)
+    after = studies.comparison("combined", True, 0, equal), studies.distortion_scatter(True, 0, equal)
+    assert_equal_numbers(alone, after, rtol=0.0)
