@@ -62,13 +62,18 @@ def test_ren_bands_are_quantiles_of_the_interpolated_curves():
 
 def test_digits_forest_is_the_paired_difference_to_ft():
     rng = np.random.default_rng(0)
-    runs = [{"variants": {v: {"rows": {m: {"global": float(rng.random()), "local": float(rng.random())}
-                                       for m in METHODS}} for v in real_digits.FOREST}} for _ in range(4)]
+    def row():
+        at = {"global": float(rng.random()), "local": float(rng.random())}
+        return {"global": float(rng.random()), "local": float(rng.random()), "at_level": at}
+
+    runs = [{"variants": {v: {"rows": {m: row() for m in METHODS}} for v in real_digits.FOREST}} for _ in range(4)]
     f = real_digits.forest(runs)
-    assert set(f) == set(real_digits.FOREST) and "FT" not in f["matched Local"]
+    assert set(f) == set(real_digits.FOREST) and "FT" not in f["matched local"]
     for v in real_digits.FOREST:
+        read = (lambda x: x["at_level"]) if v == "matched local" else (lambda x: x)  # matched: at the common level
         for m in METHODS[1:]:
-            diff = [r["variants"][v]["rows"][m]["global"] - r["variants"][v]["rows"]["FT"]["global"] for r in runs]
+            diff = [read(r["variants"][v]["rows"][m])["global"] - read(r["variants"][v]["rows"]["FT"])["global"]
+                    for r in runs]
             g = f[v][m]["global"]
             assert g["mean"] == pytest.approx(np.mean(diff)) and g["n"] == 4 and g["lo"] < g["mean"] < g["hi"]
 
