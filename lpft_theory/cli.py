@@ -363,9 +363,24 @@ def cmd_reproduce(args) -> int:
     counts = {}
     for v in res["verdicts"]:
         counts[v.status] = counts.get(v.status, 0) + 1
-    print(f"wrote {args.out}/report.md, {args.out}/checks.json and {args.out}/figures/")
+    print(f"wrote {args.out}/report.md, {args.out}/report.html, {args.out}/checks.json and {args.out}/figures/")
     print("verdicts: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return 0
+
+
+def _device(name: str) -> str:
+    """``--device``: ``cpu`` or ``cuda[:n]`` that this machine has, refused in one line otherwise."""
+    import torch
+
+    if name == "cpu":
+        return name
+    if not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise ValueError(f"--device {name!r}: must be cpu, cuda or cuda:N")
+    n = int(name[5:]) if ":" in name else 0
+    if not torch.cuda.is_available() or n >= torch.cuda.device_count():
+        raise ValueError(f"--device {name!r}: no such CUDA device here (cuda available: {torch.cuda.is_available()}, "
+                         f"devices: {torch.cuda.device_count()}); use --device cpu")
+    return name
 
 
 def cmd_real(args) -> int:
@@ -383,7 +398,7 @@ def cmd_real(args) -> int:
                                                                            min_value=base.chunk, max_value=100_000)
     eta = base.eta if args.eta is None else V.real("--eta", args.eta, low=0.0, low_open=True, high=REAL_MAX)
     cfg = RealConfig(**{**base.__dict__, "scenario": args.scenario, "model": args.model, "seeds": seeds,
-                        "clients": clients, "max_rounds": max_rounds, "eta": eta,
+                        "clients": clients, "max_rounds": max_rounds, "eta": eta, "device": _device(args.device),
                         "etas": tuple(sorted(set(base.etas) | {eta}))}).validate()
     with _bar(cfg.seeds, f"lpft real ({cfg.scenario}, {cfg.model})", "seed") as bar:
         out = run_real(cfg, progress=lambda s: bar.update())
@@ -535,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "lpft real --quick --json digits.json"))
     rl.add_argument("--scenario", default="covariate", choices=DIGIT_SCENARIOS, help="client shift (default: %(default)s)")
     rl.add_argument("--model", default="mlp", choices=("mlp", "cnn"), help="model (default: %(default)s)")
+    rl.add_argument("--device", default="cpu", help="torch device of the batched runs: cpu (default) or cuda[:n]")
     rl.add_argument("--quick", action="store_true", help="3 seeds, 5 clients, a small grid (about 20 s)")
     rl.add_argument("--seeds", type=_typed(int, " in [2, 100]"), default=None,
                     help="number of seeds in [2, 100] (default: 5; 3 with --quick)")

@@ -212,6 +212,8 @@ CASES = [
     (["sweep", "{tmp}/good.json", "--out", "{tmp}/sweep-out"], ["already holds a sweep", "--resume"]),
     (["sweep", "{tmp}/good.json", "--out", "{tmp}/sweep-out", "--resume"], ["holds a different sweep", "--force"]),
     # real (the digits study): options checked before loading any data
+    (["real", "--device", "tpu"], ["--device", "tpu", "cpu, cuda or cuda:N"]),
+    (["real", "--device", "cuda:99"], ["--device", "cuda:99", "no such CUDA device"]),
     (["real", "--seeds", "1"], ["seeds", "got 1", "[2, "]),
     (["real", "--clients", "0"], ["clients", "got 0", "[2, "]),
     (["real", "--eta", "0"], ["eta", "got 0.0", "(0.0, 1000000.0]"]),
