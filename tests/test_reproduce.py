@@ -39,7 +39,13 @@ EXPECTED_IDS = {
     "lpft-distortion-bound", "lpft-distorts-less", "saxe-mode-dynamics", "lambda-balanced-dynamics",
     "lambda-balanced-general", "kunin-single-neuron", "balance-exact", "tomihari-one-step-features",
     "tomihari-head-scaling", "tomihari-lora-kernel-stated", "tomihari-lora-kernel-proof", "ren-energy-monotone",
-    "ren-similarity-nonmonotone"}
+    "ren-similarity-nonmonotone",
+    # the README's own sentences about Chen et al.; real-image Kumar analogue; the questions a PFT user asks next
+    "chen-thm-4.5-descent", "chen-gap-quadratic", "chen-frontier-gd", "chen-frontier-any",
+    "chen-ft-step-frontier", "chen-thm-4.4-matched-local", "chen-ft-descent-frontier-gap", "kumar-digits-analogue",
+    "forgetting-projection", "forgetting-two-task-bound", "forgetting-cyclic-bound", "forgetting-similarity-nonmonotone",
+    "surgical-first-layer-projection", "surgical-which-block", "fedlora-averaging-error", "fedlora-ffa-exact",
+    "fedlora-rolora-linear", "transfer-closed-forms", "transfer-phase-map"}
 
 
 RERUN_TEST = "test_rerun_with_same_seed_writes_identical_outputs"
