@@ -52,3 +52,22 @@ def test_failures_and_failing_box_and_stop_below():
         search(lambda ps: [0.0], s, budget=40, rng=0, batched=True)
     with pytest.raises(ValueError, match="budget"):
         search(lambda p: 1.0, s, budget=5)
+
+
+def test_kumar_violating_region_found_from_a_cold_start_where_random_sampling_misses_it():
+    """Theorem 3.1 as printed (heads with phi^2 >= 0): the adversary breaks it from uniform random starts within the
+    quick budget; uniform sampling of the same budget, split the same way over the families, does not."""
+    from paper_checks import kumar2022 as KU
+    found, rand = [], []
+    for seed in range(3):
+        r = KU.search_3_1("as stated", 1, True, seed, kappa=(0.05, 30.0), printed_heads=True, budget=(400, 400))
+        found.append(r["worst_margin"] < -KU.EPS_TOL_3_1)
+        worst = min(KU.theorem_3_1_margin(f, [KU.theorem_space(f).point(x) for x in KU.theorem_space(f).sample(
+            np.random.default_rng(1000 + seed), int(share * 400))], 1, printed_heads=True).min()
+            for f, share in enumerate(KU.SHARES_3_1))
+        rand.append(worst < -KU.EPS_TOL_3_1)
+        if found[-1]:
+            w = r["worst_instance"]
+            assert w["admissibility"]["all"] and w["admissibility"]["admissible_with_phi_as_printed_(phi^2>=0)"]
+            assert w["ratio"] < 1 and r["failures"] > 0 and r["per_family"]
+    assert sum(found) >= 2 and sum(rand) <= 1
