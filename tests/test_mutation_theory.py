@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from lpft_theory.theory import chen
-from lpft_theory.theory import kumar as K
 from paper_checks import Context
 from paper_checks import chen2025 as C
 from paper_checks import claims as CL
