@@ -481,7 +481,8 @@ def key_findings(verdicts, quick: bool = False, reference=None, links: bool = Tr
             where = "; ".join(f"`{i}`" + (f" (the full run: {ref[i]})" if i in ref else "") for i in undecided)
             out.append(f"- **Quick size.** This quick run could not decide {len(undecided)} claim"
                        f"{'s' * (len(undecided) > 1)} at its size (fewer seeds and instances): {where}. "
-                       "`lpft reproduce` (full) decides them with more.")
+                       "The full run (`lpft reproduce`) has more seeds and instances; the committed full run's status is "
+                       "given where it exists.")
         differ = [f"`{v.id}` {v.status} here, {ref[v.id]} in the full run" for v in vs
                   if v.id in ref and ref[v.id] != v.status and v.status != "inconclusive"]
         if differ:
