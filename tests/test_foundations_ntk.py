@@ -58,7 +58,7 @@ def test_lora_kernel_stated_refuted_proof_confirmed():
     s = T.lora_kernel_stated(Context())
     assert s.status == "refuted"
     row = next(r for r in s.evidence["settings"] if r["r"] == 2000 and r["eps"] == 0.25 and r["sigma"] == "1")
-    assert row["failure_freq"] == 1.0 and row["allowed_failure_prob"] < 1e-9 and row["violated"]
+    assert row["failure_freq"] > 0.98 and row["allowed_failure_prob"] < 1e-9 and row["violated"]
     assert not any(r["violated"] for r in s.evidence["settings"] if r["sigma"] == "1/sqrt(r)")  # σ²r = 1
     p = T.lora_kernel_proof(Context())
     assert p.status == "confirmed" and p.evidence["lora_strategy_vs_kernel_rel_error"] < 1e-12
