@@ -1,7 +1,7 @@
 """Figure 2 — Theorem 3.1's lower bound against FT's OOD error, as a function of the target's norm ‖w*‖.
 
-The bound holds at ‖w*‖ = 1 on every instance tried, and fails on a window of larger norms when the head
-starts near the target (``v_0 = 0.95 v*`` or ``1.05 v*``, k = 1, d = 8, n = 3, ε = 0, where the bounds with
+On these instances the bound holds at ‖w*‖ = 1 and fails on a window of larger norms when the head starts
+near the target (other admissible instances break it at ‖w*‖ < 1 too: the adversary of ``kumar-thm-3.1-*``) (``v_0 = 0.95 v*`` or ``1.05 v*``, k = 1, d = 8, n = 3, ε = 0, where the bounds with
 −ε and −ε² coincide): the instances of :func:`paper_checks.kumar2022.theorem_3_1`, on a finer grid of ‖w*‖.
 (a) one such instance: ``min_t √L_ood`` along FT's gradient flow and the bound; (b) their ratio on every
 instance (below 1: violated), with the random-head instances of the earlier version of this figure (k = 2,

@@ -77,8 +77,9 @@ print(losses.to_string(float_format="{:.2e}".format))
 #
 # ## The lower bound along the trajectory (Theorem 3.1)
 # Kumar et al. bound `√L_ood` from below for *every* time of the FT trajectory. `theorem_3_1_bound` evaluates
-# their right-hand side (with either convention for ε). Here `‖w*‖ = 1`, where the bound holds; the package's
-# checks also look for targets where it does not (`lpft check --only kumar-thm-3.1`).
+# their right-hand side (with either convention for ε). Here `‖w*‖ = 1` and the bound holds on this
+# instance; it is not a safe region: the package's adversary finds admissible instances with `‖w*‖ < 1` that break
+# it, and larger targets that do too (`lpft check --only kumar-thm-3.1`).
 
 # %%
 bound = kumar.theorem_3_1_bound(t["B_0"], t["S_perp"], t["v_0"], t["v_star"], t["w_star"], eps=0.0)

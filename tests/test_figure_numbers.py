@@ -29,7 +29,7 @@ def test_kumar_bound_sweep_holds_at_unit_norm_and_fails_on_a_window():
     w = np.array(sw["w_norm"])
     for r in sw["near_target"]:
         ratio = np.array(r["min_sqrt_Lood"]) / np.array(r["bound"])
-        assert np.all(ratio[w <= 1.0] > 1.0)  # holds up to |w*| = 1
+        assert np.all(ratio[w <= 1.0] > 1.0)  # on these instances (not on every admissible one) it holds up to |w*| = 1
         assert np.any(ratio[(w > 1.5) & (w < 5.0)] < 1.0)  # violated on the window the figure shades
     for r in sw["random_head"]:
         b = np.array(r["bound_eps2"])
