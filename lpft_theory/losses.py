@@ -1,6 +1,6 @@
 """Losses on predictions, and their gradients with respect to the predictions.
 
-Convention (DESIGN.md): squared loss without the ½ by default, ``L = E‖f(x) − y‖²``; ``half=True``
+Convention: squared loss without the ½ by default, ``L = E‖f(x) − y‖²``; ``half=True``
 gives ``½ E‖f(x) − y‖²``. Every output of the package records which one was used
 (:func:`convention`).
 """

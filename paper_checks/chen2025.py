@@ -28,7 +28,7 @@ from .verdict import Verdict, bound_status, claim, condition_status, judge
 
 SRC = "Chen et al. 2025"
 TITLE = "Chen et al. 2025 — A Closer Look at Personalized Fine-Tuning in Heterogeneous FL"
-TABLE2 = Path(__file__).resolve().parent / "data" / "chen2025_table2.csv"  # copy of spec/chen2025_table2.csv
+TABLE2 = Path(__file__).resolve().parent / "data" / "chen2025_table2.csv"  # the paper's Table 2 as printed
 RTOL = 1e-9  # closed form vs the GD engine (float64)
 
 

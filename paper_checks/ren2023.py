@@ -1,7 +1,7 @@
 r"""Ren, Guo, Bae, Sutherland (ICLR 2023) — "How to prepare your task head for finetuning": the loss at the
 start of FT ("energy") controls how far the features move.
 
-Version checked (stated in docs/foundations.md §6; the paper's exact linear setting is not in spec/papers.md):
+Version checked (stated in docs/foundations.md §6):
 overparameterised linear regression, ``n < d`` training points ``X``, targets ``y = Xβ*`` with ``β*`` partly
 outside the pretrained row space; model ``f = vᵀBx`` (``B_0`` orthonormal rows, small random head ``v_0``);
 loss the package's mean squared error (no ½). Head probing (HP): ``τ`` GD steps on ``v`` alone; the energy is

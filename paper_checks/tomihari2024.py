@@ -1,7 +1,7 @@
 """Tomihari & Sato (NeurIPS 2024) — "Understanding Linear Probing then Fine-tuning Language Models from NTK
 Perspective": the one-step feature change of a linear feature map under cross-entropy, its scaling with the
 head norm, and LoRA's kernel against FT's (Prop. 4.4). Closed forms: :mod:`lpft_theory.theory.ntk`; the
-versions checked are stated in docs/foundations.md §3 (the paper's text is not in spec/papers.md).
+versions checked are stated in docs/foundations.md §3.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """FedPuReL (Hou et al. 2026): gradient purification toward a class-balanced "zero-shot" model, and
 residual personalization on top of the frozen global model.
 
-Linear analogue of the zero-shot model (spec §3): the frozen features ``B_0`` with a head whose
+Linear analogue of the zero-shot model (docs/theory.md, FedPuReL): the frozen features ``B_0`` with a head whose
 columns are unit-norm class prototypes computed without class frequencies (:func:`prototype_head`),
 so the head carries no frequency prior.
 """
