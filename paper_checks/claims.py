@@ -36,7 +36,7 @@ PRIMARY_RULE = {
 FOR_ALL = ("bound", "condition", "identity", "frontier")
 """Kinds that are universally quantified: confirmed only after the adversarial search failed to break them."""
 
-FAMILY = "the claim's settings × rivals under its primary protocol (Holm, family-wise α = 0.05)"
+FAMILY = "the claim's settings × rivals under its primary protocol (Holm, family-wise α = 0.025 per one-sided test)"
 
 
 @dataclass(frozen=True)

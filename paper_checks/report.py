@@ -274,14 +274,14 @@ def _cell(text: str) -> str:
 
 def _md_card(c: Card, titles: dict) -> list[str]:
     out = [f'### <a id="{c.anchor}"></a>`{c.id}` — {c.status}', f"{_md(c.statement)} *({_md(c.source)})*",
-           f"- **Declared:** {_md(c.declared)}", f"- **Decided by:** {_md(c.decided)}"]
+           f"- **Decided by:** {_md(c.decided)}"]
     if c.condition:
         out.append(f"- **Condition ({_md(c.condition_by)}):** {_code(c.condition)} — {_md(c.condition_words)}")
     for label, text in (("Sides", c.sides), ("Power", c.mde), ("Quick run", c.quick_note),
                         ("Counterexample", c.counterexample)):
         if text:
             out.append(f"- **{label}:** {_md(text)}")
-    rerun = "- **Rerun:** " + " · ".join(_code(x) for x in c.commands)
+    rerun = f"- **Declared:** {_md(c.declared)} · **Rerun:** " + " · ".join(_code(x) for x in c.commands)
     for name, first in c.figures:
         if first is not None:
             rerun += f" · **Figure:** [{name}](#fig-{name}) (shown with [`{first}`](#{anchor(first)}))"

@@ -45,7 +45,7 @@ def test_one_card_per_claim_with_status_declared_decision_and_rerun(report):
     cards_md = re.split(r"\n(?=### )", report)
     for v in vs:
         card = next(c for c in cards_md if c.startswith(f'### <a id="{findings.anchor(v.id)}"></a>`{v.id}` — {v.status}\n'))
-        assert f"- **Rerun:** `lpft check --only {v.id}`" in card
+        assert f"**Rerun:** `lpft check --only {v.id}`" in card and "- **Declared:** " in card
         assert f"primary protocol: {v.declared['primary_protocol']}" in card
         assert "- **Decided by:** " in card and "<details><summary>" in card
     assert len(re.findall(r"^### ", report, flags=re.M)) == len(vs)
@@ -108,7 +108,7 @@ def test_each_figure_is_embedded_once_and_linked_after(report):
 def test_evidence_blocks_are_capped_and_point_to_checks_json(report):
     card = section(report, "group-chen2025_empirical").split("### ")[4]
     assert card.startswith('<a id="claim-chen-table2-best-global">')
-    details = next(line for line in card.splitlines() if line.startswith("- **Rerun:**"))
+    details = next(line for line in card.splitlines() if "**Rerun:**" in line)
     details = details[details.index("<details>"):]
     assert details.endswith("</details>")
     assert "(full in checks.json)" in details and "more entries in checks.json" in details
