@@ -351,4 +351,12 @@ def finalise(v: Verdict, condition_uses=()) -> Verdict:
                              "own conclusion: a condition that restates the conclusion is not a condition")
         status = {"paper": "holds-under-paper-condition", "derived": "holds-under-derived-condition",
                   "statement": "confirmed"}[decl.condition_by]
-    return replace(v, status=status, claim=decl.statement, declared=decl.to_dict())
+    evidence = v.evidence
+    if isinstance(rob, dict) and HOLDS_UNDER_CONDITION in rob.values():  # the robustness table in the same words
+        word = status if v.status == HOLDS_UNDER_CONDITION else {"paper": "holds-under-paper-condition",
+                                                                  "derived": "holds-under-derived-condition",
+                                                                  "statement": "confirmed"}[decl.condition_by]
+        table = {k: (word if s == HOLDS_UNDER_CONDITION else s) for k, s in rob.items()}
+        summary = evidence.get("robustness_summary", "").replace(HOLDS_UNDER_CONDITION, word)
+        evidence = {**evidence, "protocol_robustness": table, "robustness_summary": summary}
+    return replace(v, status=status, claim=decl.statement, declared=decl.to_dict(), evidence=evidence)
