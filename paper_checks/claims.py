@@ -333,6 +333,11 @@ def restates_conclusion(condition_uses, decl: Declaration) -> list:
     return sorted(set(condition_uses) & set(decl.conclusion))
 
 
+HOLDING = {"paper": "holds-under-paper-condition", "derived": "holds-under-derived-condition", "statement": "confirmed"}
+"""``condition_by`` → the status of a claim whose condition held: the paper's and a derived condition never share a
+word, and a claim that *is* the package's own if-and-only-if statement is simply confirmed."""
+
+
 def finalise(v: Verdict, condition_uses=()) -> Verdict:
     """Attach the declaration; resolve a holding condition into the paper's or a derived one; refuse a headline
     that is not the primary protocol's status and a condition that restates the conclusion."""
@@ -349,13 +354,10 @@ def finalise(v: Verdict, condition_uses=()) -> Verdict:
         if shared:
             raise ValueError(f"{v.id}: the condition {v.condition!r} uses {shared}, the quantities of the claim's "
                              "own conclusion: a condition that restates the conclusion is not a condition")
-        status = {"paper": "holds-under-paper-condition", "derived": "holds-under-derived-condition",
-                  "statement": "confirmed"}[decl.condition_by]
+        status = HOLDING[decl.condition_by]
     evidence = v.evidence
     if isinstance(rob, dict) and HOLDS_UNDER_CONDITION in rob.values():  # the robustness table in the same words
-        word = status if v.status == HOLDS_UNDER_CONDITION else {"paper": "holds-under-paper-condition",
-                                                                  "derived": "holds-under-derived-condition",
-                                                                  "statement": "confirmed"}[decl.condition_by]
+        word = HOLDING[decl.condition_by]
         table = {k: (word if s == HOLDS_UNDER_CONDITION else s) for k, s in rob.items()}
         summary = evidence.get("robustness_summary", "").replace(HOLDS_UNDER_CONDITION, word)
         evidence = {**evidence, "protocol_robustness": table, "robustness_summary": summary}
