@@ -408,8 +408,10 @@ def cmd_real(args) -> int:
           f"{sum(g['converged']['test_acc'] for g in gm) / len(gm):.3f}; {cfg.short_rounds} rounds: "
           f"{sum(g['short']['test_acc'] for g in gm) / len(gm):.3f}).")
     print("Accuracy, mean ± 95% CI half-width over seeds; global = other clients' test sets; chosen on validation "
-          "data only; unstable = fraction of seeds whose training loss rose.")
-    cols = ["strategy", "local", "global", "worst", "average_stated", "delta_c", "frac_hurt", "unstable", "mean eta"]
+          "data only; average_stated = (local + global)/2, average_table = (local + global + worst)/3 (the two readings "
+          "of Chen et al.'s Average); unstable = fraction of seeds whose training loss rose.")
+    cols = ["strategy", "local", "global", "c_std", "worst", "average_stated", "average_table", "delta_c", "frac_hurt",
+            "unstable", "mean eta"]
     for variant, table in out["summary"].items():
         rows = []
         for name, m in table.items():
