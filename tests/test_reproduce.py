@@ -136,8 +136,9 @@ def test_report_is_short_structured_and_free_of_python_reprs(run):
     assert len(re.findall(r"^### ", report, flags=re.M)) == len(res["verdicts"])
     for name in figures.NAMES:
         assert report.count(f"](figures/{name}.png)") == 1, name
-    leak = re.search(r"None,|\{'|\[\{|np\.", report)
-    assert leak is None, report[max(0, leak.start() - 200): leak.end() + 100]
+    prose = re.sub(r"`[^`\n]+`", "`code`", report)  # a rerun command is Python on purpose; prose must not be
+    leak = re.search(r"None,|\{'|\[\{|np\.", prose)
+    assert leak is None, prose[max(0, leak.start() - 200): leak.end() + 100]
     for target in set(re.findall(r"\]\(#([^)]+)\)", report)):
         assert f'<a id="{target}"></a>' in report, target
     page = (out / "report.html").read_text()
