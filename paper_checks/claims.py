@@ -76,6 +76,10 @@ class Declaration:
                 "family": FAMILY}
 
 
+REAL_SCOPE = "digits: covariate, concept, label, overlap, longtail shifts x MLP, CNN (quick: concept, label x MLP)"
+"""The instance space of every real-image Chen claim (``lpft_theory.empirical.experiment``)."""
+
+
 def _d(claim_id, kind, statement, statistic, delta=None, condition_by="", **kw) -> Declaration:
     return Declaration(claim_id, kind, statement, statistic, delta, condition_by, **kw)
 
@@ -177,23 +181,23 @@ BUILT_IN = [
     _d('chen-real-overfitting', 'recipe-behaviour',
        'Fig. 2 on real images (digits, every shift, MLP and CNN): FT lowers global accuracy (other clients) while it raises local accuracy',
        'global-accuracy fall and local-accuracy rise of FT vs the global model, paired over seeds, per (shift, model); read only where the positive control (Mix - FT Global) is detected', 0.01,
-       scope='digits: covariate, concept, label, overlap, longtail shifts x MLP, CNN (quick: concept, label x MLP)'),
+       scope=REAL_SCOPE),
     _d('chen-real-best-global', 'method-comparison',
        'Table 2 on real images (digits, every shift, MLP and CNN): LP-FT has the best Global accuracy of the six variants',
        "LP-FT minus each rival's Global accuracy at matched Local (interpolated at a common own-validation Local), paired over seeds, per (shift, model); read only where the positive control is detected", 0.01,
-       scope='digits: covariate, concept, label, overlap, longtail shifts x MLP, CNN (quick: concept, label x MLP)'),
+       scope=REAL_SCOPE),
     _d('chen-real-flooding', 'recipe-comparison',
        "Fig. 3b on real images: under loss flooding LP-FT keeps higher global accuracy than FT (flood level b a fraction of the global model's training loss)",
        'LP-FT - FT Global accuracy under flooding per level, paired over seeds, per (shift, model); read only where the positive control is detected', 0.01,
-       scope='digits: covariate, concept, label, overlap, longtail shifts x MLP, CNN (quick: concept, label x MLP)'),
+       scope=REAL_SCOPE),
     _d('chen-real-distortion', 'recipe-behaviour',
        'Fig. 3a on real images: larger feature distortion (Delta_c on penultimate features) goes with a larger global-accuracy drop (one Spearman rho per seed over the methods)',
        'Spearman rho (Delta_c, global-accuracy drop) over methods, one per seed, per (shift, model); read only where the positive control is detected', 0.1,
-       scope='digits: covariate, concept, label, overlap, longtail shifts x MLP, CNN (quick: concept, label x MLP)'),
+       scope=REAL_SCOPE),
     _d('chen-real-mechanism', 'recipe-behaviour',
        "Mechanism on real images: federated feature distortion causes the global drop — the feature part (with the interaction) of each method's global-accuracy drop exceeds the head part (exact hybrid attribution)",
        "feature part minus head part of each method's global-accuracy drop, paired over seeds, per (shift, model); read only where the positive control is detected", 0.01,
-       scope='digits: covariate, concept, label, overlap, longtail shifts x MLP, CNN (quick: concept, label x MLP)'),
+       scope=REAL_SCOPE),
     _d('kumar-lemma-A.3', 'identity',
        'Lemma A.3: B_ft(t) u = B_0 u for all u in S-perp and all t',
        'max |B_ft(t) u - B_0 u| over u in S-perp along the flow', None),
