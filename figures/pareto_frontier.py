@@ -9,7 +9,7 @@ from ._style import figure, method_style
 
 NAME = "pareto_frontier"
 TITLE = (r"Matched personalization (concept shift): one FT step with $a=\eta\beta\leq 1$ lies on the "
-         r"local/global frontier, $a>1$ overshoots; after $T$ steps LP-FT stays closer")
+         r"local/global frontier, $a>1$ overshoots; (b): how far $T$ steps of FT and LP-FT lie above it")
 
 
 def compute(quick=True, seed=0):
