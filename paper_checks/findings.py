@@ -382,6 +382,22 @@ def decisive_sentence(v) -> str:
     return first_sentence(v.notes, 300) if v.notes else "see the evidence."
 
 
+def control_sentence(ev: dict) -> str:
+    """For a claim read per side behind a positive control (real images): on how many sides the control was
+    detected, and the range of Local gain the regimes left (where the evidence has it)."""
+    sides = ev.get("sides") if isinstance(ev.get("sides"), dict) else {}
+    pcs = {k: s["positive_control"] for k, s in sides.items() if isinstance(s, dict) and "positive_control" in s}
+    if not pcs:
+        return ""
+    hit = [k for k, p in pcs.items() if p.get("detected")]
+    text = f"positive control detected on {len(hit)} of {len(pcs)} sides" + (f" ({', '.join(sorted(hit))})" if hit else "")
+    gains = [s["local_gain_available"]["mean"] for s in sides.values()
+             if isinstance(s, dict) and isinstance(s.get("local_gain_available"), dict)]
+    if gains:
+        text += f"; Local gain available {num(min(gains))}–{num(max(gains))}"
+    return text
+
+
 def short_reason(v, limit: int = 220) -> str:
     """A short phrase with the verdict's deciding numbers, for the key findings."""
     v = as_verdict(v)
@@ -407,8 +423,10 @@ def short_reason(v, limit: int = 220) -> str:
         for k, side in v.sides.items():
             by.setdefault(side, []).append(str(k))
         parts = [f"{side} at {', '.join(ks)}" for side, ks in by.items()]
+    control = control_sentence(ev)
     text = "; ".join(parts) if parts else first_sentence(decisive_sentence(v), limit)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    text = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return text + (f" — {control}" if control else "")
 
 
 # ------------------------------------------------------------------------------------------------------ groups

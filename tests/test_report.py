@@ -228,3 +228,14 @@ def test_a_users_claim_gets_the_same_card_in_its_own_group():
     assert group.startswith('<a id="group-user"></a>Your claims')
     assert "`my-lpft-vs-proximal` — confirmed" in group and "`lpft check --claims YOUR_CLAIMS.py`" in group
     assert "- **Decided by:** 0 violations in 40 instances." in group
+
+
+def test_real_claims_findings_say_where_the_control_was_detected_and_the_room():
+    from paper_checks.findings import control_sentence
+
+    side = lambda det, gain: {"positive_control": {"detected": det}, "local_gain_available": {"mean": gain}}  # noqa
+    ev = {"sides": {"concept/mlp": side(True, 0.44), "label/mlp": side(False, 0.03), "overlap/cnn": side(True, 0.05)}}
+    text = control_sentence(ev)
+    assert text.startswith("positive control detected on 2 of 3 sides (concept/mlp, overlap/cnn)")
+    assert "Local gain available 0.03–0.44" in text
+    assert control_sentence({"sides": {"a": {"verdict": "for"}}}) == "" and control_sentence({}) == ""

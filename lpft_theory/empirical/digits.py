@@ -4,8 +4,12 @@ Every split returns one training and one test ``Samples`` per client (ragged), s
 ``SeedSequence``; every client gets data. Shifts:
 
 * ``covariate`` — IID partition, then a per-client image transform applied to the client's train and test
-  images: rotation, contrast, additive noise or blur, cycling over clients with growing strength (times
-  ``strength``: rotation up to 45°·strength, noise sd up to 0.3·strength, …);
+  images. ``transform="degrade"`` (the default): rotation, contrast, additive noise or blur, cycling over
+  clients with growing strength (times ``strength``: rotation up to 45°·strength, noise sd up to
+  0.3·strength, …) — noise and blur destroy information no model can recover; ``transform="shift-invert"``:
+  information-preserving — client ``k`` sees its images cyclically translated by its own offset
+  (:data:`OFFSETS`, ±1–2 pixels) and, on odd ``k``, with inverted intensities ``1 − x``: one fixed, learnable
+  change per client that a single global model must serve all at once;
 * ``concept`` — IID partition, then a per-client partial label permutation (``n_swaps`` swapped pairs);
 * ``label`` — per-class Dirichlet(α) split of the indices over clients; with ``classes_per_client = m``
   instead the pathological split (McMahan et al. 2017): ``C·m`` shards, shard ``j`` of class ``π(j mod 10)``
@@ -46,6 +50,19 @@ class FederatedDigits:
     groups: dict | None = None  # head / medium / tail class indices (longtail)
 
 
+TRANSFORMS = ("degrade", "shift-invert")
+OFFSETS = ((-2, 0), (2, 0), (0, -2), (0, 2), (-2, -2), (2, 2), (-2, 2), (2, -2), (-1, 1), (1, -1))  # (dx, dy) by k
+
+
+def _shift_invert(X: np.ndarray, k: int) -> tuple[np.ndarray, str]:
+    """Client ``k``'s fixed translation (cyclic, :data:`OFFSETS` ``[k mod 10]``) and, on odd ``k``, inversion."""
+    dx, dy = OFFSETS[k % len(OFFSETS)]
+    out = np.roll(X.reshape(-1, 8, 8), (dy, dx), axis=(1, 2))
+    if k % 2:
+        out = 1.0 - out
+    return out.reshape(-1, 64), f"translate ({dx:+d}, {dy:+d})" + (", inverted" if k % 2 else "")
+
+
 def _transform(X: np.ndarray, k: int, n_clients: int, g, scale: float = 1.0) -> tuple[np.ndarray, str]:
     kind = ("rotate", "contrast", "noise", "blur")[k % 4]
     strength = scale * (k // 4 + 1) / (n_clients // 4 + 1)
@@ -72,7 +89,7 @@ def _transform(X: np.ndarray, k: int, n_clients: int, g, scale: float = 1.0) -> 
 def split(scenario: str = "covariate", n_clients: int = 10, seed: int = 0, *, test_frac: float = 0.3,
           alpha: float = 0.3, n_swaps: int = 2, overlap: float = 0.5, visible: float = 0.6,
           imbalance: float = 20.0, beta: float = 0.5, classes_per_client: int = 0,
-          strength: float = 1.0) -> FederatedDigits:
+          strength: float = 1.0, transform: str = "degrade") -> FederatedDigits:
     """Split digits over ``n_clients`` clients under one kind of shift (see the module docstring)."""
     Vd.choice("scenario", scenario, SCENARIOS)
     n_clients = Vd.integer("n_clients", n_clients, min_value=2, max_value=100)
@@ -81,6 +98,7 @@ def split(scenario: str = "covariate", n_clients: int = 10, seed: int = 0, *, te
     n_swaps = Vd.integer("n_swaps", n_swaps, min_value=0, max_value=5)
     classes_per_client = Vd.integer("classes_per_client", classes_per_client, min_value=0, max_value=10)
     strength = Vd.real("strength", strength, low=0.0, high=3.0)
+    Vd.choice("transform", transform, TRANSFORMS)
     overlap, visible = Vd.probability("overlap", overlap), Vd.real("visible", visible, low=0.05, high=1.0)
     imbalance = Vd.real("imbalance", imbalance, low=1.0)
     X, y = load()
@@ -122,7 +140,8 @@ def split(scenario: str = "covariate", n_clients: int = 10, seed: int = 0, *, te
         idx = g.permutation(idx)
         Xk, yk = X[idx].copy(), y[idx].copy()
         if scenario == "covariate":
-            Xk, label = _transform(Xk, k, n_clients, g, strength)
+            Xk, label = (_shift_invert(Xk, k) if transform == "shift-invert"
+                         else _transform(Xk, k, n_clients, g, strength))
         elif scenario == "concept":
             perm = np.arange(K)
             for _ in range(n_swaps):
