@@ -109,6 +109,23 @@ def check_eta(eta):
     return eta
 
 
+def masked(transform: Transform, masks=None) -> Transform:
+    """``transform`` with its steps restricted by per-block ``masks`` (as :func:`sgd`'s: ``True`` train,
+    ``False`` freeze, or a 0/1 array); ``masks=None`` returns ``transform`` itself."""
+    if masks is None or masks is True:
+        return transform
+
+    def init(params):
+        return {"inner": transform.init(params), "masks": per_block("masks", masks, len(params))}
+
+    def update(grads, state, params, loss_value, t):
+        step, inner = transform.update(grads, state["inner"], params, loss_value, t)
+        out = tuple(np.zeros_like(s) if m is False else (s if m is True else s * m) for s, m in zip(step, state["masks"]))
+        return out, {"inner": inner, "masks": state["masks"]}
+
+    return Transform(init, update)
+
+
 def sgd(eta, masks=None) -> Transform:
     """Plain gradient descent: ``θ^{(b)} ← θ^{(b)} − η_b · M_b ⊙ ∇_b L``.
 

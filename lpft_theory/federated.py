@@ -17,7 +17,7 @@ from scipy.linalg import subspace_angles
 
 from . import _validate as V
 from .data import Moments, Samples
-from .dynamics import run, sgd
+from .dynamics import masked, run, sgd
 from .models import Params
 from .rng import as_generator
 
@@ -52,7 +52,7 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
 
     ``masks``: per-block freeze masks of the local GD (e.g. train only the head). ``transform``: a
     function ``(data_of_participants, params) → Transform`` replacing plain GD in local training (e.g.
-    FedPuReL's gradient purification).
+    FedPuReL's gradient purification); ``masks`` restrict its steps too (:func:`lpft_theory.dynamics.masked`).
     """
     rounds = V.integer("rounds", rounds, min_value=0)
     local_steps = V.integer("local_steps", local_steps, min_value=1)
@@ -71,7 +71,7 @@ def fedavg(arch, params0: Params, client_data, rounds: int, local_steps: int, et
     for _ in range(rounds):
         idx = np.arange(C) if n_part == C else np.sort(g.choice(C, size=n_part, replace=False))
         part = client_data[idx]
-        t = sgd(eta, masks) if transform is None else transform(part, params)
+        t = sgd(eta, masks) if transform is None else masked(transform(part, params), masks)
         local = run(arch, params, part, t, local_steps, loss=loss, half=half).params
         wi = w[idx] / w[idx].sum()
         params = tuple(np.tensordot(wi, np.broadcast_to(p, (len(idx),) + p.shape[-2:]), axes=1) for p in local)
@@ -126,7 +126,7 @@ def fedavg_runs(arch, params0: list, client_data: list, rounds: int, local_steps
     for _ in range(rounds):
         start = tuple(np.concatenate([np.broadcast_to(p[b], (C,) + p[b].shape[-2:]) for p in params])
                       for b in range(len(params[0])))
-        t = sgd(eta, masks) if transform is None else transform(data, start)
+        t = sgd(eta, masks) if transform is None else masked(transform(data, start), masks)
         local = run(arch, start, data, t, local_steps, loss=loss, half=half).params
         params = [tuple(np.tensordot(wi[r], x[r * C:(r + 1) * C], axes=1) for x in local) for r in range(R)]
         if history is not None:

@@ -30,6 +30,27 @@ def test_fedavg_one_local_step_is_gd_on_the_weighted_mixture():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def test_fedavg_masks_restrict_a_custom_transform_too():
+    """``masks=(False, True)`` freezes the body under a custom local transform (FedPuReL's purification) as under
+    plain GD: the body stays at its start (up to the averaging's round-off) and the head moves as masked GD."""
+    from lpft_theory.dynamics import sgd
+    from lpft_theory.federated import fedavg_runs
+
+    sc = synthetic.concept_shift(10, 2, 3, 1.0, rng=0)
+    arch = two_layer(10, 4)
+    p0 = arch.init(2)
+    plain = fedavg(arch, p0, sc.population, rounds=3, local_steps=2, eta=0.1, masks=(False, True))
+    custom = fedavg(arch, p0, sc.population, rounds=3, local_steps=2, eta=0.1, masks=(False, True),
+                    transform=lambda part, p: sgd(0.1))
+    np.testing.assert_allclose(custom.params[0], p0[0], rtol=0, atol=1e-15)  # averaging equal bodies: round-off
+    for a, b in zip(custom.params, plain.params):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+    unmasked = fedavg(arch, p0, sc.population, rounds=3, local_steps=2, eta=0.1, transform=lambda part, p: sgd(0.1))
+    assert np.abs(unmasked.params[0] - p0[0]).max() > 1e-3  # the mutation (masks ignored) moves the body
+    runs = fedavg_runs(arch, [p0], [sc.population], 3, 2, 0.1, masks=(False, True), transform=lambda d, p: sgd(0.1))
+    np.testing.assert_allclose(runs[0][0], p0[0], rtol=0, atol=1e-15)
+
+
 def test_partial_participation_is_seeded_and_differs_from_full():
     sc = synthetic.concept_shift(10, 2, 4, 1.0, rng=0)
     arch = two_layer(10, 6)
