@@ -278,7 +278,7 @@ def _bound_instances(quick: bool, seed: int):
 
 # --------------------------------------------------------------------------- Theorem 3.1 against an adversary
 ASSUMPTIONS_3_1 = (
-    "Kumar et al. 2022 as specified (spec/papers.md §2): model f(x) = v^T B x, B in R^{k x d}, v in R^k; "
+    "Kumar et al. 2022, the setting of Theorem 3.1: model f(x) = v^T B x, B in R^{k x d}, v in R^k; "
     "well-specified y = v*^T B* x; B*, B_0 have orthonormal rows; pretrained B_0 has min_U ||B_0 - U B*||_2 <= eps; "
     "data X in R^{n x d}, 1 <= k < n < d, k < d - n; S = rowspace(X); L_ood(v, B) = ||B*^T v* - B^T v||_2^2; "
     "FT = gradient flow on (v, B) of ||X B^T v - Y||_2^2 from (v_0, B_0); Theorem 3.1: w* = B*^T v*; if "
