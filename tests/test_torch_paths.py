@@ -163,3 +163,56 @@ def test_thread_policy(monkeypatch):
         monkeypatch.undo()
         threads.configure()
     assert torch.get_num_threads() == default
+
+
+@pytest.mark.parametrize("layout", ["runs", "rows", "sets"])
+def test_cnn_shared_image_sets_equal_the_per_model_op(layout):
+    """Models reading shared image sets (``src``; the batched grid's rows, the evaluation's test sets): the
+    convolution + pool over each set's patches, built once, equals the per-model op on gathered images —
+    forward and the kernels' gradient, whichever way the models are walked (runs of one set, one model per
+    set, scattered models of a set), with ties inside pooling windows."""
+    rng = np.random.default_rng(13)
+    U, n, c = 3, 9, 4
+    x = torch.from_numpy((rng.random((U, n, 64)) < 0.5).astype(float))  # binary images: tied windows
+    src = {"runs": [0, 0, 0, 1, 1, 2, 2, 2], "rows": [2, 0, 1], "sets": [0, 1, 0, 2, 1, 0, 2, 1]}[layout]
+    src = torch.as_tensor(src)
+    assert torch_arch._groups(src)[0] == layout
+    K0 = rng.standard_normal((len(src), c, 9))
+    K0[:, :, 1::3] = 0.0  # zero taps: adjacent outputs tie
+    K = torch.from_numpy(K0).requires_grad_()
+    out = torch_arch._ConvPoolReLUShared.apply(K, torch_arch.CNN.patches(x), torch_arch._groups(src), "numpy")
+    g = torch.from_numpy(rng.standard_normal(out.shape))
+    (dK,) = torch.autograd.grad(out, K, g)
+    K2 = K.detach().clone().requires_grad_()
+    ref = torch_arch._ConvPoolReLU.apply(K2, torch_arch._padded(x[src]), "numpy")
+    (dK2,) = torch.autograd.grad(ref, K2, g)
+    np.testing.assert_allclose(out.detach(), ref.detach(), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(dK, dK2, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("make", [mlp, cnn])
+def test_shared_sets_in_the_batched_engine(make):
+    """batched.train and batched.evaluate on rows that share data rows (shared image sets, LP rows as the
+    head alone, rows of every kind mixed) equal the same run with every row's images its own copy."""
+    from lpft_theory.empirical import batched as B
+
+    rng = np.random.default_rng(4)
+    arch = make(h=6) if make is mlp else make(c=2, h=6)
+    data = Samples(rng.random((2, 7, 64)), rng.integers(0, 10, (2, 7)))
+    D = B.Data.of(data, 10)
+    st = tuple(np.broadcast_to(p, (6,) + p.shape).copy() for p in arch.init(3))
+    rows = B.Rows.cat([B.Rows.block([0, 1], eta=0.3), B.Rows.block([0, 1], eta=0.3, head_until=10 ** 9, mu=0.5),
+                       B.Rows.block([1, 0], eta=0.2, head_until=2)])
+    run = B.train(arch, st, st, rows, D, 4, record={2, 4})
+    for i in range(6):  # each row alone, on its own copy of its data row: the per-model path
+        one = B.Rows.block([0], eta=rows.eta[i], head_until=rows.head_until[i], mu=rows.mu[i])
+        own = B.Data.of(Samples(data.X[rows.data[i]][None], data.Y[rows.data[i]][None]), 10)
+        ref = B.train(arch, tuple(p[i:i + 1] for p in st), tuple(p[i:i + 1] for p in st), one, own, 4, record={4})
+        for a, b in zip(run.snapshots[4], ref.snapshots[4]):
+            np.testing.assert_allclose(a[i:i + 1], b, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(run.losses[:, i], ref.losses[:, 0], rtol=1e-12, atol=1e-13)
+    P = run.snapshots[4]
+    F, pred = B.evaluate(arch, P, D.X, src=rows.data)
+    F0, pred0 = B.evaluate(arch, P, D.X[torch.as_tensor(rows.data)])
+    np.testing.assert_allclose(F, F0, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(pred, pred0)

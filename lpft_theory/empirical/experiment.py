@@ -79,9 +79,9 @@ SELECTION_DATA = ("each client's own validation split only (per-client accuracie
 TOL = 1e-9  # the matched level's comparison tolerance (a mean of accuracies is a float sum)
 
 REGIMES = {  # shift → (split parameters, training images per client (0 = all), why personalization matters)
-    "covariate": ({"strength": 2.0}, 30, "strong per-client transforms (rotation up to 90 deg, contrast x0.05, noise "
-                  "sd 0.6, blur sigma 2.4) and 30 training images per client: the global model must fit every "
-                  "transform at once, a client's own images are few"),
+    "covariate": ({"transform": "shift-invert"}, 60, "a fixed, information-preserving change per client (its own "
+                  "cyclic translation by 1-2 pixels, inverted intensities on every other client): a client's images "
+                  "are learnable, but one global model must serve ten input distributions at once"),
     "concept": ({"n_swaps": 4}, 60, "four label swaps per client: the same image means different labels on different "
                 "clients, which no single global model can fit"),
     "label": ({"classes_per_client": 2}, 30, "pathological non-IID: two classes per client, so a client's own label "
@@ -308,7 +308,8 @@ def _pad_stack(parts: list) -> Samples:
 
 class Bank:
     """Every seed's data as tensors, rows seed-major (``s·C + c``), and the evaluation layout: each model row
-    is evaluated on all test points of its seed (``E``, owner ``own_e``) followed by its own validation points."""
+    is evaluated on all test points of its seed (``test_X``, one set per seed, owner ``test_owner``) and on its
+    own validation points."""
 
     def __init__(self, cfg: RealConfig, arch, preps: list):
         self.S, self.C, self.p = len(preps), cfg.clients, arch.p
@@ -324,9 +325,7 @@ class Bank:
                       np.pad(o, (0, nE - len(y)), constant_values=-1)))
         self.nE = nE
         nV = self.val.X.shape[1]
-        X = np.stack([np.concatenate([np.broadcast_to(E[s][0], (self.C,) + E[s][0].shape),
-                                      _np(self.val.X)[s * self.C:(s + 1) * self.C]], 1) for s in range(self.S)])
-        self.eval_X = torch.as_tensor(X.reshape((self.S * self.C,) + X.shape[2:]), device=self.train.X.device)
+        self.test_X = torch.as_tensor(np.stack([E[s][0] for s in range(self.S)]), device=self.train.X.device)  # (S, nE, d)
         self.test_y = np.stack([E[s][1] for s in range(self.S)])  # (S, nE)
         self.test_owner = np.stack([E[s][2] for s in range(self.S)])  # (S, nE), -1 = padding
         self.val_y = _np(self.val.Y).reshape(self.S, self.C, nV)
@@ -342,27 +341,81 @@ def _np(t):
 
 
 # ---------------------------------------------------------------------------- evaluation
-def evaluate(cfg, arch, bank: Bank, params, F_G=None) -> dict:
-    """Metrics of model rows ``(K·S·C, …)`` (``K`` stacked copies of the seed-major client rows): per copy and
-    seed the cross-accuracy matrix on test data, own-validation accuracy, and ``Δ_c`` against ``F_G`` (the
-    global model's features on the same points). Returns arrays ``(K, S, …)``."""
+def global_features(arch, bank: Bank, pG) -> dict:
+    """The global models' features: ``"test" (S, nE, k)`` on each seed's test points, ``"val" (S·C, nV, k)`` on
+    each client's own validation points."""
+    F_t, _ = B.evaluate(arch, pG, bank.test_X, src=np.arange(bank.S))
+    F_v, _ = B.evaluate(arch, _on_rows(pG, bank.C), bank.val.X)
+    return {"test": F_t, "val": F_v}
+
+
+def _head_preds(F: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Predicted labels of heads ``V (R, k, p)`` on features ``F (R, n, k)``."""
+    return np.matmul(F, V).argmax(-1)
+
+
+def predictions(arch, bank: Bank, params, glob=None, head_only=None, features: bool = True) -> tuple:
+    """Test features and predictions ``(R, nE, k)``, ``(R, nE)`` and own-validation predictions ``(R, nV)``
+    of model rows ``(K·S·C, …)`` (seed-major client rows, ``K`` copies): each seed's test points are one image
+    set shared by all its models (:func:`lpft_theory.empirical.batched.evaluate`). ``head_only (K,)``: copies
+    whose body is the global model's — their features are ``glob`` (:func:`global_features`), only their heads
+    are applied."""
     S, C, nE = bank.S, bank.C, bank.nE
-    K = params[0].shape[0] // (S * C)
-    idx = np.tile(np.arange(S * C), K)
-    F, pred = B.evaluate(arch, params, bank.eval_X[torch.as_tensor(idx, device=bank.eval_X.device)])
-    F, pred = F.reshape((K, S, C) + F.shape[1:]), pred.reshape(K, S, C, -1)
-    hit_t = pred[..., :nE] == bank.test_y[None, :, None, :]  # (K, S, C, nE)
+    R = params[0].shape[0]
+    idx = np.tile(np.arange(S * C), R // (S * C))
+    head = np.zeros(R, bool) if head_only is None else np.repeat(np.asarray(head_only, bool), S * C)
+    full, part = np.flatnonzero(~head), np.flatnonzero(head)
+    k, nV = arch.shapes()[-1][0], bank.val.X.shape[1]
+    F_t = np.empty((R, nE, k)) if features else None
+    pred_t, pred_v = np.empty((R, nE), int), np.empty((R, nV), int)
+    if len(full):
+        P = tuple(p[full] for p in params) if len(part) else params
+        F, pred_t[full] = B.evaluate(arch, P, bank.test_X, src=idx[full] // C, features=features)
+        if features:
+            F_t[full] = F
+        pred_v[full] = B.evaluate(arch, P, bank.val.X, src=idx[full], features=False)[1]
+    if len(part):
+        V = params[-1][part]
+        Ft = glob["test"][idx[part] // C]
+        if features:
+            F_t[part] = Ft
+        pred_t[part] = _head_preds(Ft, V)
+        pred_v[part] = _head_preds(glob["val"][idx[part]], V)
+    return F_t, pred_t, pred_v
+
+
+def _cross(bank: Bank, pred_t: np.ndarray) -> np.ndarray:
+    """Test cross-accuracy matrices ``(K, S, C, C)`` from test predictions ``(K·S·C, nE)``."""
+    S, C, nE = bank.S, bank.C, bank.nE
+    pred = pred_t.reshape(-1, S, C, nE)
+    hit_t = pred == bank.test_y[None, :, None, :]  # (K, S, C, nE)
     own = bank.test_owner[None, :, None, :]
     onehot = (own[..., None] == np.arange(C)).astype(float)  # (1, S, 1, nE, C)
-    M = np.einsum("ksin,ksinj->ksij", hit_t.astype(float), np.broadcast_to(onehot, hit_t.shape + (C,))) \
+    return np.einsum("ksin,ksinj->ksij", hit_t.astype(float), np.broadcast_to(onehot, hit_t.shape + (C,))) \
         / onehot.sum(-2)
-    val = (pred[..., nE:] == bank.val_y[None]) * bank.val_w[None]
-    out = {"M": M, "val_local": val.sum(-1) / bank.val_w.sum(-1)[None], "F": F[..., :nE, :]}
+
+
+def evaluate(cfg, arch, bank: Bank, params, F_G=None, glob=None, head_only=None) -> dict:
+    """Metrics of model rows ``(K·S·C, …)`` (``K`` stacked copies of the seed-major client rows): per copy and
+    seed the cross-accuracy matrix on test data, own-validation accuracy, and ``Δ_c`` against ``F_G`` (the
+    global model's features on the same points). Returns arrays ``(K, S, …)``. ``glob``, ``head_only``: as
+    :func:`predictions`."""
+    S, C, nE = bank.S, bank.C, bank.nE
+    F, pred_t, pred_v = predictions(arch, bank, params, glob, head_only)
+    K = F.shape[0] // (S * C)
+    F = F.reshape((K, S, C) + F.shape[1:])
+    own = bank.test_owner[None, :, None, :]
+    val = (pred_v.reshape(K, S, C, -1) == bank.val_y[None]) * bank.val_w[None]
+    out = {"M": _cross(bank, pred_t), "val_local": val.sum(-1) / bank.val_w.sum(-1)[None], "F": F}
     if F_G is not None:
-        mine = (own == np.arange(C)[None, None, :, None]).astype(float)  # (1, S, C, nE): the client's own test points
-        dist = np.linalg.norm(F[..., :nE, :] - F_G[None], axis=-1)
-        out["delta_c"] = (dist * mine).sum(-1) / mine.sum(-1)
+        out["delta_c"] = _delta_c(F, F_G, own, C)
     return out
+
+
+def _delta_c(F, F_G, own, C: int) -> np.ndarray:
+    mine = (own == np.arange(C)[None, None, :, None]).astype(float)  # (1, S, C, nE): the client's own test points
+    dist = np.linalg.norm(F - F_G[None], axis=-1)
+    return (dist * mine).sum(-1) / mine.sum(-1)
 
 
 def _others(M: np.ndarray) -> np.ndarray:
@@ -440,7 +493,10 @@ def run_grid(cfg: RealConfig, arch, pG, bank: Bank, seeds: list) -> dict:
         start = _soup_starts(cfg, pG, C, size, seeds)
         for e in cfg.etas:
             last = max(max(cfg.steps) // size, cfg.recipe_steps if size == cfg.soup_sizes[-1] and e == cfg.eta else 0)
-            soup_traj[(size, e)] = [add({"eta": e}, last, tuple(p[i] for p in start)) for i in range(size)]
+            # ingredient 0 starts at the global model itself: plain GD at e, FT's trajectory (read off it)
+            ft = traj_of[("FT", (("eta_scale", 1.0),), e)]
+            need[ft] = np.maximum(need[ft], last)
+            soup_traj[(size, e)] = [ft] + [add({"eta": e}, last, tuple(p[i] for p in start)) for i in range(1, size)]
             record |= {T // size for T in cfg.steps}
     e, T = cfg.eta, cfg.recipe_steps
     rec_lp = add({"eta": 2 * e, "head_until": 10 ** 9}, T)
@@ -465,7 +521,7 @@ def run_grid(cfg: RealConfig, arch, pG, bank: Bank, seeds: list) -> dict:
         knob = dict(knob_items)
         for T_ in cfg.steps:
             P, Ls = take(i, T_)
-            out[(m, knob_items, eta, T_)] = {"params": P, "rise": rise(Ls)}
+            out[(m, knob_items, eta, T_)] = {"params": P, "rise": rise(Ls), "losses": Ls}
     for (size, e_), ingr in soup_traj.items():
         for T_ in cfg.steps:
             parts = [take(i, T_ // size) for i in ingr]
@@ -480,27 +536,37 @@ def run_grid(cfg: RealConfig, arch, pG, bank: Bank, seeds: list) -> dict:
     P, Ls = take(rec_lp, T)
     out[("recipe", "LP")] = {"params": P, "rise": rise(Ls)}
     P, Ls = take(rec_lpft, 2 * T)
-    out[("recipe", "LP-FT")] = {"params": P, "rise": rise(Ls)}
+    out[("recipe", "LP-FT")] = {"params": P, "rise": rise(Ls), "losses": Ls}
     out.update(_lss_points(cfg, arch, pG, bank, seeds))
     return out
 
 
 def _lss_points(cfg, arch, pG, bank, seeds) -> dict:
-    """LSS at every grid point (one batched run per T over step sizes, seeds and clients) and at the recipe
-    (the published schedule: T first-vertex steps + ⌊T/4⌋ second-vertex steps of 2 draws)."""
+    """LSS at every grid point and at the recipe (the published schedule: T first-vertex steps + ⌊T/4⌋
+    second-vertex steps of 2 draws). The first vertex is plain GD from the global model, so one batched run
+    over step sizes, seeds and clients serves every T (read off at each T's first-vertex steps; the recipe's
+    are the grid's η rows); each T's second vertex is its own batched run with its own draws."""
     S, C = bank.S, bank.C
     etas = [e * s for s in cfg.eta_scales for e in cfg.etas]
     base = np.asarray(B.value_and_grad(arch, [torch.as_tensor(p, device=bank.train.X.device)
                                               for p in _on_rows(pG, C)], bank.train, False)[0].cpu()).reshape(S, C)
     out = {}
     jobs = [(T, False) for T in cfg.steps] + [(cfg.recipe_steps, True)]
+    split = {(T, recipe): (T, max(T // 4, 1)) if recipe else _lss_split(T) for T, recipe in jobs}
+    es_all = list(dict.fromkeys(etas + [cfg.eta]))  # every step size once; the recipe's is one of the grid's
+    D = bank.train.take(bank.data_rows(len(es_all)))
+    eta_all = np.repeat(es_all, S * C)
+    firsts = {f for f, _ in split.values()}
+    snaps, obj_all = B.lss_first(arch, _on_rows(pG, C, len(es_all)), D, eta_all, max(firsts), record=firsts)
     for T, recipe in jobs:
         es = [cfg.eta] if recipe else etas
-        first, second = (T, max(T // 4, 1)) if recipe else _lss_split(T)
-        eta_rows = np.repeat(es, S * C)
+        first, second = split[(T, recipe)]
+        pick = np.concatenate([np.arange(S * C) + es_all.index(e) * S * C for e in es])
+        ix = torch.as_tensor(pick, device=bank.train.X.device)
         rng = np.random.default_rng(np.random.SeedSequence([seeds[0], 11, T, int(recipe)]))
-        P, obj, last = B.train_lss(arch, _on_rows(pG, C, len(es)), bank.data_rows(len(es)), bank.train, eta_rows,
-                                   first, vertex_steps=second, n_samples=2, rng=rng)
+        P, last = B.lss_second(arch, [p[ix] for p in snaps[first]], _on_rows(pG, C, len(es)), D.sub(ix),
+                               eta_all[pick], second, n_samples=2, rng=rng)
+        obj = obj_all[: first + 1, pick]
         for j, e in enumerate(es):
             sl = slice(j * S * C, (j + 1) * S * C)
             r = np.maximum(loss_rise(obj[:, sl]).reshape(S, C),
@@ -618,11 +684,17 @@ def global_models(cfg, arch, bank: Bank, preps: list, seeds: list) -> dict:
     return res
 
 
-def _flood_runs(cfg, arch, pG, bank, picks: dict, train_loss: np.ndarray) -> dict:
+def _flood_runs(cfg, arch, pG, bank, picks: dict, train_loss: np.ndarray, grid_losses=None, ev=None) -> dict:
     """FT and LP-FT of every variant's choice (per seed), flooded at ``b = q · L_train(θ_G)``, all in one batched
-    run. ``picks``: variant → per seed → method → point. Returns variant → per seed → list of rows."""
+    run. ``picks``: variant → per seed → method → point. Returns variant → per seed → list of rows.
+
+    A flooded run is its grid point's own trajectory until its objective first falls below ``b`` (the flood
+    sign is +1 until then: the same arithmetic). ``grid_losses`` (per grid key, the objective ``(T + 1, S·C)``
+    along the point's trajectory; ``None`` where not recorded) and ``ev`` (the grid's evaluation): a client
+    whose trajectory never fell below ``b`` before its last step keeps its grid point's loss and accuracies
+    and is not run again."""
     S, C = bank.S, bank.C
-    blocks, keys, starts, need = [], [], [], []
+    blocks, keys, starts, need, block_of, reuse = [], [], [], [], {}, {}
     for v, per_seed in picks.items():
         for s, chosen in enumerate(per_seed):
             for m in ("FT", "LP-FT"):
@@ -632,21 +704,51 @@ def _flood_runs(cfg, arch, pG, bank, picks: dict, train_loss: np.ndarray) -> dic
                         kw = {"eta": p["eta"], "eta_lp": 2 * p["eta"], "head_until": p["T"] // 2}
                     else:
                         kw = {"eta": p["eta"], "head_until": p["knob"].get("k", 0) if m == "LP-FT" else 0}
-                    blocks.append(B.Rows.block(s * C + np.arange(C), flood=q * train_loss[s], **kw))
-                    starts.append(tuple(np.repeat(g[s:s + 1], C, axis=0) for g in pG))
-                    keys.append((v, s, m, q, p["T"]))
-                    need.append(np.full(C, p["T"]))
-    rows = B.Rows.cat(blocks)
-    start = tuple(np.concatenate([st[b] for st in starts]) for b in range(len(pG)))
-    run = B.train(arch, start, start, rows, bank.train, max(k[4] for k in keys), record=sorted({k[4] for k in keys}),
-                  row_steps=np.concatenate(need))
-    # each block read off at its own T, evaluated as one copy of its seed's clients
+                    sig = (s, q, p["T"], tuple(sorted(kw.items())))  # the same run chosen twice is run once
+                    if sig not in block_of:
+                        b = q * train_loss[s]
+                        run_c = np.arange(C)
+                        L = None if grid_losses is None or ev is None else grid_losses[p["key"]]
+                        if L is not None:
+                            L = L[:, s * C:(s + 1) * C]
+                            run_c = np.flatnonzero((L[:p["T"]] < b).any(0))  # clients that reach the flood level
+                            reuse[sig] = (L[p["T"]], ev["M"][p["key"], s])
+                        block_of[sig] = (len(blocks), run_c)
+                        if len(run_c):
+                            blocks.append(B.Rows.block(s * C + run_c, flood=b, **kw))
+                            starts.append(tuple(np.repeat(g[s:s + 1], len(run_c), axis=0) for g in pG))
+                            need.append(np.full(len(run_c), p["T"]))
+                    keys.append((v, s, m, q, p["T"], sig))
     out = {v: [[] for _ in range(S)] for v in picks}
-    sel = [tuple(run.snapshots[k[4]][b][i * C:(i + 1) * C] for b in range(len(pG))) for i, k in enumerate(keys)]
-    for (v, s, m, q, T), P, i in zip(keys, sel, range(len(keys))):
-        M, _ = _cross_one(cfg, arch, bank, P, s)
+    onehot = (bank.test_owner[:, :, None] == np.arange(C)).astype(float)  # (S, nE, C)
+    M_run, L_run = {}, {}
+    if blocks:
+        rows = B.Rows.cat(blocks)
+        start = tuple(np.concatenate([st[b] for st in starts]) for b in range(len(pG)))
+        T_of = [int(n[0]) for n in need]
+        run = B.train(arch, start, start, rows, bank.train, max(T_of), record=sorted(set(T_of)),
+                      row_steps=np.concatenate(need))
+        # each block read off at its own T; all evaluated at once on their seeds' test points
+        off = np.cumsum([0] + [len(n) for n in need])
+        P = tuple(np.concatenate([run.snapshots[T][b][off[i]:off[i + 1]] for i, T in enumerate(T_of)])
+                  for b in range(len(pG)))
+        _, pred = B.evaluate(arch, P, bank.test_X, src=rows.data // C, features=False)
+        for sig, (i, run_c) in block_of.items():
+            if len(run_c):
+                s = sig[0]
+                hit = (pred[off[i]:off[i + 1]] == bank.test_y[s][None]).astype(float)
+                M_run[sig] = hit @ onehot[s] / onehot[s].sum(0)
+                L_run[sig] = run.losses[T_of[i], off[i]:off[i + 1]]
+    for v, s, m, q, T, sig in keys:
+        run_c = block_of[sig][1]
+        if sig in reuse:
+            loss, M = reuse[sig][0].copy(), reuse[sig][1].copy()
+        else:
+            loss, M = np.empty(C), np.empty((C, C))
+        if len(run_c):
+            loss[run_c], M[run_c] = L_run[sig], M_run[sig]
         out[v][s].append({"q": q, "b": float(q * train_loss[s]), "strategy": m,
-                          "train_loss": float(run.losses[T, i * C:(i + 1) * C].mean()),
+                          "train_loss": float(loss.mean()),
                           "local": float(np.diag(M).mean()), "global": float(_others(M).mean())})
     return out
 
@@ -656,34 +758,24 @@ def _middle(levels) -> tuple:
     return (sorted(levels)[len(levels) // 2],)
 
 
-def _cross_one(cfg, arch, bank, P, s: int):
-    """Test cross-accuracy matrix of one seed's ``C`` client models (rows of seed ``s``)."""
-    C, nE = bank.C, bank.nE
-    _, pred = B.evaluate(arch, P, bank.eval_X[s * C:(s + 1) * C])
-    hit = (pred[:, :nE] == bank.test_y[s][None]).astype(float)
-    onehot = (bank.test_owner[s][:, None] == np.arange(C)).astype(float)
-    return hit @ onehot / onehot.sum(0), pred
-
-
-def _attribution(cfg, arch, pG, bank, chosen_params: dict, ev_base) -> dict:
+def _attribution(cfg, arch, pG, bank, chosen: dict, ev, ev_base, glob, heads) -> dict:
     """Head / feature / interaction parts of the Global change (:mod:`lpft_theory.attribution`) of every chosen
-    model: the two hybrids of each, evaluated in one batched call. Returns key → parts ``(S,)``."""
-    C = bank.C
-    G = _on_rows(pG, C)
-    keys = list(chosen_params)
-    hyb = []
-    for k in keys:
-        P = chosen_params[k]
-        hyb.append(tuple(G[:-1]) + (P[-1],))  # new head on global features
-        hyb.append(tuple(P[:-1]) + (G[-1],))  # global head on new features
-    params = tuple(np.concatenate([h[b] for h in hyb]) for b in range(len(pG)))
-    ev = evaluate(cfg, arch, bank, params)
-    glob = _others(ev["M"]).mean(-1)  # (2K, S)
+    model: the two hybrids of each — its head on the global features (``glob``), the global head on its
+    features (already in ``ev["F"]``), so no model is run again. ``chosen``: key → per seed the copy index in
+    ``ev``; ``heads``: the heads of ``ev``'s model rows. Returns key → parts ``(S,)``."""
+    S, C, nE = bank.S, bank.C, bank.nE
+    keys = list(chosen)
+    js = np.array([chosen[k] for k in keys])  # (n, S)
+    seeds = np.broadcast_to(np.arange(S), js.shape)
+    rows = ((js * S + seeds) * C)[..., None] + np.arange(C)  # (n, S, C): model rows in ev's layout
+    V = heads[rows.ravel()]  # the chosen heads
+    F_new = ev["F"][js[..., None], seeds[..., None], np.arange(C)].reshape((-1, nE) + ev["F"].shape[-1:])
+    V_G = np.repeat(pG[-1], C, axis=0)  # (S·C, k, p)
+    head = _head_preds(np.tile(np.repeat(glob["test"], C, axis=0), (len(keys), 1, 1)), V)
+    feat = _head_preds(F_new, np.tile(V_G, (len(keys), 1, 1)))
+    glob_h, glob_f = _others(_cross(bank, head)).mean(-1), _others(_cross(bank, feat)).mean(-1)  # (n, S)
     base = _others(ev_base["M"][0]).mean(-1)  # (S,)
-    out = {}
-    for j, k in enumerate(keys):
-        out[k] = {"head": glob[2 * j] - base, "feature": glob[2 * j + 1] - base}
-    return out
+    return {k: {"head": glob_h[j] - base, "feature": glob_f[j] - base} for j, k in enumerate(keys)}
 
 
 def run_real(cfg: RealConfig, progress=None) -> dict:
@@ -698,7 +790,8 @@ def run_real(cfg: RealConfig, progress=None) -> dict:
     pG = fed["params"]
     base_ev = evaluate(cfg, arch, bank, _on_rows(pG, C))
     F_G = base_ev["F"][0]  # (S, C, nE, k): the global model's features (the same for every client of a seed)
-    base_ev = evaluate(cfg, arch, bank, _on_rows(pG, C), F_G)
+    base_ev["delta_c"] = _delta_c(base_ev["F"], F_G, bank.test_owner[None, :, None, :], C)
+    glob = global_features(arch, bank, pG)
     short_ev = evaluate(cfg, arch, bank, _on_rows(fed["kept"], C))
     train_loss = np.asarray(B.value_and_grad(arch, [torch.as_tensor(p, device=bank.train.X.device)
                                                     for p in _on_rows(pG, C)], bank.train, False)[0].cpu())
@@ -724,7 +817,8 @@ def run_real(cfg: RealConfig, progress=None) -> dict:
                                 "rise": pts[("FT", (("eta_scale", 1.0),), cfg.eta, cfg.recipe_steps)]["rise"]}
     keys = list(pts)
     params = tuple(np.concatenate([pts[k]["params"][b] for k in keys]) for b in range(len(pG)))
-    ev = evaluate(cfg, arch, bank, params, F_G)
+    head_only = [k[0] == "LP" or k == ("recipe", "LP") for k in keys]  # LP's body is the global model's, exactly
+    ev = evaluate(cfg, arch, bank, params, F_G, glob, head_only)
     base_local = np.array([np.diag(base_ev["M"][0, s]) for s in range(S)])
     grids, recipes = [[] for _ in range(S)], [{} for _ in range(S)]
     for j, k in enumerate(keys):
@@ -765,15 +859,10 @@ def run_real(cfg: RealConfig, progress=None) -> dict:
                 chosen["_level"] = sel["level"]
                 chosen["_control_level"] = sel["control level"]
             picks[rule].append(chosen)
-    # attribution of every chosen model (all variants, all seeds) in one batched evaluation
-    chosen_params = {}
-    for v in VARIANTS:
-        for m in ALL:
-            js = [picks[v][s][m]["key"] for s in range(S)]
-            chosen_params[(v, m)] = tuple(np.concatenate([params[b][j * S * C:(j + 1) * S * C][s * C:(s + 1) * C]
-                                                          for s, j in enumerate(js)]) for b in range(len(pG)))
-    attr = _attribution(cfg, arch, pG, bank, chosen_params, base_ev)
-    flood = _flood_runs(cfg, arch, pG, bank, picks, train_loss)
+    # attribution of every chosen model (all variants, all seeds), from the evaluation's features
+    chosen = {(v, m): [picks[v][s][m]["key"] for s in range(S)] for v in VARIANTS for m in ALL}
+    attr = _attribution(cfg, arch, pG, bank, chosen, ev, base_ev, glob, params[-1])
+    flood = _flood_runs(cfg, arch, pG, bank, picks, train_loss, [pts[k].get("losses") for k in keys], ev)
     if progress is not None:
         progress("variants")
     runs = []

@@ -102,10 +102,28 @@ class MLP(_Net):
             x = torch.relu(layer(x))
         return x
 
+    SHARED_EVAL = True  # without autograd, batched_hidden reads shared image sets (``src``) in place
+
     @staticmethod
-    def batched_hidden(P, x, depth: int, blas: str = "numpy"):
-        """:meth:`hidden` for ``b`` models at once: ``P`` maps names to ``(b, *shape)``, ``x`` is ``(b, n, d)``;
-        products by ``blas`` (:data:`BLAS`)."""
+    def batched_hidden(P, x, depth: int, blas: str = "numpy", src=None):
+        """:meth:`hidden` for ``b`` models at once: ``P`` maps names to ``(b, *shape)``, ``x`` is ``(b, n, d)``
+        (``src (b,)``, optional: model ``i`` reads ``x[src[i]]``); products by ``blas`` (:data:`BLAS`). Without
+        autograd, the models of a run reading one set share its first product: ``x_u @ [W_1 … W_m]ᵀ``."""
+        if src is not None:
+            src = torch.as_tensor(src, device=x.device)
+            kind, runs = _groups(src)
+            if depth >= 1 and kind == "runs" and not torch.is_grad_enabled():
+                W = P["fc1.weight"]  # (b, h, d)
+                b, h = W.shape[:2]
+                z = x.new_empty(b, x.shape[1], h)
+                for a, e, u in runs:
+                    y = _PRODUCTS[blas](x[u:u + 1], W[a:e].reshape(1, -1, W.shape[-1]).transpose(1, 2))
+                    z[a:e] = y.view(x.shape[1], e - a, h).transpose(0, 1)
+                x = torch.relu_(z)
+                for name in ("fc2.weight",)[:depth - 1]:
+                    x = torch.relu(bmm(x, P[name].transpose(1, 2), blas))
+                return x
+            x = x[src]
         for name in ("fc1.weight", "fc2.weight")[:depth]:
             x = torch.relu(bmm(x, P[name].transpose(1, 2), blas))
         return x
@@ -128,20 +146,34 @@ class CNN(_Net):
             x = torch.relu(self.fc(x))
         return x
 
+    SHARED_IMAGES = True  # batched_hidden takes ``src``: models reading shared image sets
+
     @staticmethod
-    def batched_hidden(P, x, depth: int, blas: str = "numpy"):
+    def patches(x):
+        """The im2col patches ``(U, 9, 64·n)`` of image sets ``x (U, n, 64)`` (:func:`_pool_patches`): they
+        depend on the images alone, so a caller may build them once (``batched_hidden(patches=…)``)."""
+        return _pool_patches(_padded(x))
+
+    @staticmethod
+    def batched_hidden(P, x, depth: int, blas: str = "numpy", src=None, patches=None):
         """:meth:`hidden` for ``b`` models at once (``P``: names → ``(b, *shape)``, ``x``: ``(b, n, 64)``;
-        products by ``blas``, :data:`BLAS`).
+        products by ``blas``, :data:`BLAS`). ``src (b,)``, optional: model ``i`` reads the image set
+        ``x[src[i]]`` (``x``: ``(U, n, 64)``, sets shared by many models, :class:`_ConvPoolReLUShared`;
+        ``patches``: :meth:`patches` of ``x``, when the caller keeps them).
 
         The convolution and the 2×2 max-pool are one batched product and one max (:class:`_ConvPoolReLU`)
         over im2col patches laid out with the images innermost, so every kernel streams long contiguous
         rows; the fully connected layer is a product in that layout too (features × images). The result is
         ``(b, n, features)`` (a transposed view), features in the order of :meth:`hidden` (channel-major)."""
-        b, n = x.shape[:2]
+        b, n = (x.shape[:2] if src is None else (len(src), x.shape[1]))
         if depth >= 1:
             K = P["conv.weight"]  # (b, c, 1, 3, 3)
             c = K.shape[1]
-            x = _ConvPoolReLU.apply(K.reshape(b, c, 9), _padded(x), blas).view(b, c * 16, n)  # (b, c·16, n)
+            if src is None:
+                x = _ConvPoolReLU.apply(K.reshape(b, c, 9), _padded(x), blas).view(b, c * 16, n)  # (b, c·16, n)
+            else:
+                pat = CNN.patches(x) if patches is None else patches
+                x = _ConvPoolReLUShared.apply(K.reshape(b, c, 9), pat, _groups(src), blas).view(b, c * 16, n)
             if depth >= 2:
                 x = torch.relu(bmm(P["fc.weight"], x, blas))  # (b, h, n)
             return x.transpose(1, 2)
@@ -230,6 +262,106 @@ class _ConvPoolReLU(torch.autograd.Function):
             Z[:, :, 3] = r  # the maximum is at the last offset where at none before
             dK[j:j + step] = prod(Z.view(-1, c, 4 * L), P.transpose(1, 2))
         return dK, None, None
+
+
+def _groups(src):
+    """How :class:`_ConvPoolReLUShared` walks models ``src (b,)`` (each model's image set): ``("runs", [(start,
+    stop, set), …])`` where models reading one set mostly sit next to each other (runs of at least 2 on
+    average: slices, no copies), ``("rows", src)`` where every set has one model, else ``("sets", [(set,
+    its models (index tensor)), …])``."""
+    src = torch.as_tensor(src)
+    cut = torch.nonzero(src[1:] != src[:-1]).flatten() + 1
+    bounds = [0] + cut.tolist() + [len(src)]
+    if 2 * (len(bounds) - 1) <= len(src):
+        first = src[torch.as_tensor(bounds[:-1], device=src.device)].tolist()
+        return ("runs", [(a, b, u) for a, b, u in zip(bounds[:-1], bounds[1:], first)])
+    order = torch.argsort(src, stable=True)
+    u, counts = torch.unique_consecutive(src[order], return_counts=True)
+    if len(u) == len(src):
+        return ("rows", src)
+    return ("sets", list(zip(u.tolist(), torch.split(order, counts.tolist()))))
+
+
+def _chunks(groups, step: int, pat):
+    """``(model rows (a slice or an index tensor), their patches, one set?)`` per chunk of at most ``step``
+    models: a set's models together (``"runs"``: slices; ``"sets"``: index tensors), or runs of rows each with
+    its own set (``"rows"``: the patches a view where the sets are consecutive)."""
+    kind, g = groups
+    if kind == "runs":
+        for a, b, u in g:
+            for j in range(a, b, step):
+                yield slice(j, min(j + step, b)), pat[u:u + 1], True
+        return
+    if kind == "sets":
+        for u, idx in g:
+            for j in range(0, len(idx), step):
+                yield idx[j:j + step], pat[u:u + 1], True
+        return
+    for j in range(0, len(g), step):
+        s = g[j:j + step]
+        lo = int(s[0])
+        run = bool(torch.equal(s, torch.arange(lo, lo + len(s), dtype=s.dtype, device=s.device)))
+        yield slice(j, j + len(s)), (pat[lo:lo + len(s)] if run else pat[s]), False
+
+
+def _pick_offsets(Z, mj, r):
+    """In place: ``Z (m, c, 4, L)`` (pre-pool values, window maxima ``mj``) becomes the pre-pool gradient
+    of the window gradients ``r`` (already zero where ReLU cut): each window's to its first maximal offset
+    (:class:`_ConvPoolReLU`)."""
+    for o in range(3):  # Z becomes the pre-pool gradient G, offset by offset
+        rest = _relu_grad(r, mj - Z[:, :, o], 0.0)  # r where Z_o < max: left for the later offsets
+        torch.sub(r, rest, out=Z[:, :, o])  # G_o: r where Z_o == max (exact: r − r = 0, r − 0 = r)
+        r = rest
+    Z[:, :, 3] = r  # the maximum is at the last offset where at none before
+    return Z
+
+
+class _ConvPoolReLUShared(torch.autograd.Function):
+    """:class:`_ConvPoolReLU` for ``b`` models that read shared image sets: ``K (b, c, 9)``, the sets' patches
+    ``(U, 9, 4·L)`` (:func:`_pool_patches`), ``groups`` (:func:`_groups`: set → its models) → ``(b, c, L)``.
+
+    The models of one set are one product ``(m·c, 9) @ (9, 4·L)`` (in chunks of models, :func:`_chunk`):
+    the patches are built once per set (or once per run, by the caller: ``CNN.patches``), not once per model
+    and step. ``groups`` (:func:`_groups`) says how the models are walked: runs of neighbouring models of one
+    set (slices, no copies — the batched grid sorts its rows so), one model per set (the patches a view), or
+    a set's scattered models (index copies). The same arithmetic per model as :class:`_ConvPoolReLU` (max,
+    ReLU, the first maximal offset of each window), so the two agree to rounding (bit for bit on the
+    machine of benchmarks/README.md; tests/test_torch_paths.py)."""
+
+    @staticmethod
+    def forward(ctx, K, pat, groups, blas="numpy"):
+        b, c = K.shape[:2]
+        L = pat.shape[-1] // 4
+        prod, step = _PRODUCTS[blas], _chunk(c, L)
+        m = K.new_empty(b, c, L)
+        for ix, Pu, shared in _chunks(groups, step, pat):
+            Z = prod(K[ix].reshape(1, -1, 9) if shared else K[ix], Pu).view(-1, c, 4, L)
+            if isinstance(ix, slice):
+                torch.amax(Z, 2, out=m[ix])
+            else:
+                m.index_copy_(0, ix, torch.amax(Z, 2))
+        ctx.save_for_backward(K, pat)
+        ctx.groups, ctx.blas = groups, blas
+        return m.clamp_min_(0.0)  # ReLU
+
+    @staticmethod
+    def backward(ctx, g):
+        K, pat = ctx.saved_tensors
+        b, c = K.shape[:2]
+        L = pat.shape[-1] // 4
+        prod, step = _PRODUCTS[ctx.blas], _chunk(c, L)
+        dK = K.new_empty(K.shape)
+        for ix, Pu, shared in _chunks(ctx.groups, step, pat):
+            Z = prod(K[ix].reshape(1, -1, 9) if shared else K[ix], Pu).view(-1, c, 4, L)
+            mj = Z.amax(2)
+            G = _pick_offsets(Z, mj, _relu_grad(g[ix], mj, 0.0))
+            d = prod(G.view(1, -1, 4 * L), Pu.transpose(1, 2)) if shared else prod(G.view(-1, c, 4 * L),
+                                                                                    Pu.transpose(1, 2))
+            if isinstance(ix, slice):
+                dK[ix] = d.view(-1, c, 9)
+            else:
+                dK.index_copy_(0, ix, d.view(-1, c, 9))
+        return dK, None, None, None
 
 
 class TorchArch(_Architecture):
