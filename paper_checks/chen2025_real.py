@@ -99,7 +99,10 @@ def judge_sides(effects: dict, controls: dict, expect_positive: bool = True) -> 
     undetected = [s for s, p in per_side.items() if not p["control_detected"]]
     reason = j.reason
     if undetected:
-        mdes = ", ".join(f"{per_side[s]['control_mde']:.3g}" for s in undetected)
+        mdes = ", ".join(f"{per_side[s]['control_mde']:.3g}" + (
+            " (Mix and FT read identically on every seed: no personalization at the level)"
+            if per_side[s]["control_gap"].get("se") == 0 and per_side[s]["control_gap"]["mean"] == 0 else "")
+            for s in undetected)
         reason = (f"positive control (Mix - FT Global) not detected on {', '.join(undetected)} (minimum detectable "
                   f"effect {mdes}): those sides are inconclusive whatever their own interval. Own reading: "
                   + j.reason)

@@ -299,3 +299,14 @@ def test_cuda_grid_equals_cpu():
                                B.Data.of(data, 10, dev), 6, record={6}).snapshots[6]
         for a, b in zip(out["cpu"], out["cuda"]):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_a_control_read_identically_on_every_seed_says_why_its_mde_is_zero():
+    """At a matched level the global model already reaches, Mix and FT are both read at the global model: the gap is
+    exactly 0 with no spread, so the minimum detectable effect is 0 — the note says why instead of leaving a bare 0."""
+    flat = {"longtail/mlp": _fake_study("longtail", "mlp", 0.0, 0.02, noise=0.0)}
+    v = R.real_verdict("chen-real-best-global", flat, R.best_global_effects)
+    assert v.sides == {"longtail/mlp": "inconclusive"}
+    assert "read identically on every seed" in v.notes
+    noisy = {"longtail/mlp": _fake_study("longtail", "mlp", 0.0, 0.02)}
+    assert "read identically" not in R.real_verdict("chen-real-best-global", noisy, R.best_global_effects).notes
