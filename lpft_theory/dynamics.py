@@ -109,6 +109,12 @@ def check_eta(eta):
     return eta
 
 
+def apply_mask(step: np.ndarray, m) -> np.ndarray:
+    """One block's step under its mask ``m`` (:func:`sgd`'s masks): ``0`` where ``False``, unchanged where
+    ``True``, else ``step ⊙ m``."""
+    return np.zeros_like(step) if m is False else (step if m is True else step * m)
+
+
 def masked(transform: Transform, masks=None) -> Transform:
     """``transform`` with its steps restricted by per-block ``masks`` (as :func:`sgd`'s: ``True`` train,
     ``False`` freeze, or a 0/1 array); ``masks=None`` returns ``transform`` itself."""
@@ -120,7 +126,7 @@ def masked(transform: Transform, masks=None) -> Transform:
 
     def update(grads, state, params, loss_value, t):
         step, inner = transform.update(grads, state["inner"], params, loss_value, t)
-        out = tuple(np.zeros_like(s) if m is False else (s if m is True else s * m) for s, m in zip(step, state["masks"]))
+        out = tuple(apply_mask(s, m) for s, m in zip(step, state["masks"]))
         return out, {"inner": inner, "masks": state["masks"]}
 
     return Transform(init, update)
@@ -141,11 +147,7 @@ def sgd(eta, masks=None) -> Transform:
     def update(grads, state, params, loss_value, t):
         step = []
         for g, lr, m in zip(grads, state["eta"], state["masks"]):
-            if m is False:
-                step.append(np.zeros_like(g))
-                continue
-            s = per_config(lr, g.ndim) * g
-            step.append(s if m is True else s * m)
+            step.append(np.zeros_like(g) if m is False else apply_mask(per_config(lr, g.ndim) * g, m))
         return tuple(step), state
 
     plain = not isinstance(eta, (tuple, list)) and (masks is None or masks is True)
